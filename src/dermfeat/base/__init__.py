@@ -1,0 +1,25 @@
+"""Base classes and helpers for image estimators.
+
+Every feature extractor in dermfeat derives from :class:`BaseImageTransformer`
+(images -> feature rows) or :class:`BaseImagePreprocessor` (images -> images).
+"""
+
+from ._cache import FeatureCache, cache_location, content_hash
+from ._image_transformer import (
+    EXECUTION_PARAMS,
+    BaseImagePreprocessor,
+    BaseImageTransformer,
+    feature_state,
+)
+from ._inputs import as_image_list
+
+__all__ = [
+    "EXECUTION_PARAMS",
+    "BaseImagePreprocessor",
+    "BaseImageTransformer",
+    "FeatureCache",
+    "as_image_list",
+    "cache_location",
+    "content_hash",
+    "feature_state",
+]

@@ -1,0 +1,6 @@
+"""Datasets: labelled photo folders and the synthetic default data."""
+
+from ._folder import IMAGE_EXTENSIONS, load_image_folder
+from ._synthetic import make_lesion_images
+
+__all__ = ["IMAGE_EXTENSIONS", "load_image_folder", "make_lesion_images"]
