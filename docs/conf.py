@@ -1,0 +1,22 @@
+"""Sphinx configuration: builds offline (no intersphinx fetches, built-in theme)."""
+
+import dermfeat
+
+project = "dermfeat"
+author = "dermfeat developers"
+release = dermfeat.__version__
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+]
+autosummary_generate = True
+numpydoc_show_class_members = False
+autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": True}
+templates_path = []
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+html_static_path = ["_static"]
+html_theme_options = {"description": "features and decisions for clinical skin photographs", "fixed_sidebar": True}
