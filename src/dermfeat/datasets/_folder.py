@@ -11,18 +11,24 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .._exceptions import InvalidImageError
-from ..io import read_image
+from ..io import image_size, read_image, source_bytes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif")
 
 
 def _check_one(path, name):
-    """Decode a file at a tiny scale to prove it is readable; return (w, h) or a reason."""
+    """Decode a file at a reduced scale to prove it is readable.
+
+    Returns the full-resolution ``(height, width)`` (from the header, EXIF-oriented)
+    or the reason it cannot be read.
+    """
     try:
-        image = read_image(path, min_side=16, name=name)
+        content = source_bytes(path, name)
+        read_image(content, min_side=16, name=name)
+        width, height = image_size(content, name=name)
     except InvalidImageError as exc:
         return None, exc.reason
-    return image.shape[:2], None
+    return (height, width), None
 
 
 def _walk_classes(root, extensions):
