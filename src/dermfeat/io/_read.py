@@ -218,7 +218,9 @@ def _open(data, name):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise InvalidImageError(name, f"too many pixels, refused as a possible decompression bomb ({exc})") from None
+        raise InvalidImageError(
+            name, f"image is over the limit of pixels Pillow will open, refused as a possible decompression bomb ({exc})"
+        ) from None
     except UnidentifiedImageError:
         hint = "" if _register_heif() else "; HEIC/HEIF needs the 'heic' extra (pip install dermfeat[heic])"
         if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypmsf1"):
