@@ -15,6 +15,7 @@ validate and convert the input, the hooks receive decoded RGB ``uint8`` arrays.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from numbers import Integral
 
@@ -27,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._exceptions import InvalidImageError, SkippedImagesWarning
 from ..io import image_name, read_image, source_bytes
 from ..utils._param_validation import HasMethods, Options, PathLike, validate_parameters
-from ._cache import FeatureCache, cache_location, content_hash
+from ._cache import FeatureCache, cache_location, source_hash
 from ._inputs import as_image_list
 
 #: Parameters that change how features are computed but never their values.
@@ -268,7 +269,7 @@ class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
         names = [image_name(s, i) for i, s in enumerate(sources)]
         if not sources:
             return np.empty((0, self.n_features_out_), dtype=self._output_dtype), []
-        results = self._map_chunks(_extract_chunk, sources, names)
+        results = self._map_chunks(functools.partial(_extract_chunk, raising=on_error == "raise"), sources, names)
         features = np.vstack([r[0] for r in results])
         errors, offset = [], 0
         for rows, chunk_errors in results:
@@ -284,27 +285,50 @@ class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
         return features, errors
 
 
-def _extract_chunk(transformer, sources, names):
-    """Decode, look up the cache, compute the misses; one chunk, in order."""
-    raising = transformer.on_error == "raise"
+def _extract_chunk(transformer, sources, names, raising=None):
+    """Decode, look up the cache, compute the misses; one chunk, in order.
+
+    ``raising=None`` follows the transformer's ``on_error``; ``False`` collects
+    errors (for :meth:`BaseImageTransformer.transform_with_errors`).
+    """
+    return _compute_chunk(transformer, _lookup_chunk(transformer, sources, names, raising))
+
+
+def _lookup_chunk(transformer, sources, names, raising=None):
+    """First half of :func:`_extract_chunk`: cache look-ups, then decode and prepare the misses.
+
+    Batched extractors may run this for the next chunk while the previous one is
+    being computed (see :func:`_compute_chunk`).  Returns an opaque state.
+    """
+    if raising is None:
+        raising = transformer.on_error == "raise"
     cache = transformer._feature_cache()
-    out = np.full((len(sources), transformer.n_features_out_), np.nan, dtype=transformer._output_dtype)
+    n_features = transformer.n_features_out_
+    out = np.full((len(sources), n_features), np.nan, dtype=transformer._output_dtype)
     errors, todo = [], []
     for j, (source, name) in enumerate(zip(sources, names)):
         try:
-            content = source_bytes(source, name)
-            key = None
+            key = content = None
             if cache is not None:
-                key = content_hash(content)
+                # stat-memoised: an unchanged file is neither read nor hashed again
+                key, content = source_hash(source, name)
                 row = cache.get(key)
-                if row is not None and row.shape == (transformer.n_features_out_,):
+                if row is not None and row.shape == (n_features,):
                     out[j] = row
                     continue
+            if content is None:
+                content = source_bytes(source, name)
             todo.append((j, key, transformer._prepare(transformer._decode(content, name))))
         except InvalidImageError as exc:
             if raising:
                 raise
             errors.append((j, name, exc.reason))
+    return out, errors, todo, cache, names
+
+
+def _compute_chunk(transformer, state):
+    """Second half of :func:`_extract_chunk`: compute the misses in one batch, store them."""
+    out, errors, todo, cache, names = state
     if todo:
         computed = np.asarray(transformer._compute([p for _, _, p in todo]), dtype=transformer._output_dtype)
         if computed.shape != (len(todo), transformer.n_features_out_):
