@@ -1,3 +1,5 @@
 """Feature extractors: images in, one feature row per image out."""
 
-__all__ = []
+from ._onnx import OnnxEmbedder
+
+__all__ = ["OnnxEmbedder"]
