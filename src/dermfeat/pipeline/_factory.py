@@ -1,0 +1,89 @@
+"""One factory for image classification pipelines with switchable imbalance handling."""
+
+from __future__ import annotations
+
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline, make_union
+from sklearn.preprocessing import StandardScaler
+
+from ..model_selection._threshold import ThresholdTunedClassifier
+from ._resampled import ResampledClassifier
+
+
+def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scaler="standard", random_state=None,
+                        **threshold_params):
+    """Images -> features -> (scaling) -> resampling -> head -> decision, as one Pipeline.
+
+    Every imbalance strategy is a plain parameter of the result, so one
+    :class:`~sklearn.model_selection.GridSearchCV` grid can switch between
+    them (step names: ``features``, ``scale``, ``clf``):
+
+    ==========================================  ===============================================
+    grid key                                    values
+    ==========================================  ===============================================
+    ``clf__estimator__sampler``                 ``None``, ``"random_over"``, ``"smote"``, objects
+    ``clf__estimator__estimator__class_weight`` ``None``, ``"balanced"`` (heads that have it)
+    ``clf__tune``                               ``True`` (tuned threshold), ``False`` (0.5)
+    ``clf__objective``, ``clf__constraint``     what the tuned threshold optimises
+    ==========================================  ===============================================
+
+    The layout keeps each step where it is valid: features are extracted once
+    per fit; the sampler runs on feature rows (so SMOTE interpolates features,
+    not pixels) and only inside ``fit``; the threshold is tuned by an inner
+    cross-validation on the *original* class balance, around the resampled head.
+
+    Parameters
+    ----------
+    features : transformer or list of transformers
+        Image feature extractors (e.g. from :mod:`dermfeat.features`); a list is
+        combined with :func:`~sklearn.pipeline.make_union`.  Cloned.
+    head : classifier
+        The classifier on the features (e.g. ``LogisticRegression``).  Cloned.
+    sampler : str, sampler object or None, default=None
+        See :class:`ResampledClassifier`.
+    threshold : {"fixed", "tuned"}, default="fixed"
+        Initial value of ``clf__tune``: ``"tuned"`` tunes the threshold by
+        cross-validation; ``"fixed"`` keeps the default decision.
+    scaler : "standard", transformer, "passthrough" or None, default="standard"
+        Feature scaling before the head (``None``: none).
+    random_state : int or None, default=None
+        Seed of named samplers.
+    **threshold_params : dict
+        Parameters of the :class:`~dermfeat.model_selection.ThresholdTunedClassifier`
+        (``objective``, ``constraint``, ``pos_label``, ``cv``, ``thresholds``, ...).
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from dermfeat.pipeline import make_image_pipeline
+    >>> mean_colour = FunctionTransformer(lambda imgs: np.asarray(imgs).mean(axis=(1, 2)))
+    >>> pipe = make_image_pipeline(mean_colour, LogisticRegression(), sampler="random_over",
+    ...                            threshold="tuned", pos_label=1, cv=3)
+    >>> [name for name, _ in pipe.steps]
+    ['features', 'scale', 'clf']
+    >>> pipe.get_params()["clf__tune"], pipe.get_params()["clf__estimator__sampler"]
+    (True, 'random_over')
+    """
+    if threshold not in ("fixed", "tuned"):
+        raise ValueError(f"threshold must be 'fixed' or 'tuned', got {threshold!r}")
+    if isinstance(features, (list, tuple)):
+        features = make_union(*[clone(f) for f in features])
+    else:
+        features = clone(features)
+    if scaler is None or (isinstance(scaler, str) and scaler == "passthrough"):
+        scale = "passthrough"
+    elif isinstance(scaler, str) and scaler == "standard":
+        scale = StandardScaler()
+    elif isinstance(scaler, str):
+        raise ValueError(f"scaler must be 'standard', 'passthrough', None or a transformer, got {scaler!r}")
+    else:
+        scale = clone(scaler)
+    resampled = ResampledClassifier(clone(head), sampler=sampler, random_state=random_state)
+    decision = ThresholdTunedClassifier(resampled, tune=threshold == "tuned", **threshold_params)
+    return Pipeline([("features", features), ("scale", scale), ("clf", decision)])

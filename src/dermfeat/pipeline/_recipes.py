@@ -1,0 +1,252 @@
+"""Pipelines from short names: what the command line and the demo build."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from ._factory import make_image_pipeline
+
+#: Handcrafted families by name -> class name in :mod:`dermfeat.features`.
+HANDCRAFTED = {
+    "handcrafted": "HandcraftedFeatures",
+    "color": "ColorFeatures",
+    "lbp": "LBPFeatures",
+    "gabor": "GaborFeatures",
+    "glcm": "GLCMFeatures",
+    "redness": "RednessFeatures",
+    "skin_tone": "SkinToneFeatures",
+    "quality": "QualityFeatures",
+}
+
+#: Embedding models by name -> (card file, output name).
+EMBEDDINGS = {
+    "efficientnet": ("efficientnet_lite0.json", "embedding"),
+    "dinov2": ("dinov2_vits14.json", "cls_embedding"),
+    "dinov2_patch": ("dinov2_vits14.json", "patch_mean"),
+}
+
+HEADS = ("logistic", "svm", "mlp", "gb")
+IMBALANCE = ("none", "balanced", "oversample", "undersample", "smote")
+
+
+def _model_dir(model_dir):
+    model_dir = model_dir or os.environ.get("DERMFEAT_MODEL_DIR")
+    return None if model_dir is None else Path(model_dir)
+
+
+def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False):
+    """A feature extractor (or a union of several) from a name.
+
+    Parameters
+    ----------
+    name : str
+        One of the keys of :data:`HANDCRAFTED` (``"handcrafted"``, ``"color"``,
+        ``"lbp"``, ...) or :data:`EMBEDDINGS` (``"efficientnet"``, ``"dinov2"``,
+        ``"dinov2_patch"``), or several joined by ``+`` (concatenated with a
+        :class:`~sklearn.pipeline.FeatureUnion`).
+    model_dir : path-like, optional
+        Folder with the ONNX models and their JSON cards (default: the
+        ``DERMFEAT_MODEL_DIR`` environment variable).
+    memory : path-like, optional
+        Feature cache folder passed to every extractor.
+    n_jobs : int, optional
+        Parallel extraction.
+    tta : bool, default=False
+        Test-time augmentation for embeddings (horizontal flip and five crops).
+
+    Returns
+    -------
+    transformer : estimator
+
+    Examples
+    --------
+    >>> from dermfeat.pipeline import make_features
+    >>> make_features("color+lbp")
+    FeatureUnion(transformer_list=[('colorfeatures', ColorFeatures()),
+                                   ('lbpfeatures', LBPFeatures())])
+    """
+    from sklearn.pipeline import make_union
+
+    from .. import features as F
+
+    parts = [p.strip() for p in name.split("+") if p.strip()]
+    if not parts:
+        raise ValueError("no feature set named")
+    out = []
+    for part in parts:
+        key = part.replace("-", "_").lower()
+        if key in HANDCRAFTED:
+            params = {}
+            if memory is not None:
+                params["memory"] = memory
+            if n_jobs is not None:
+                params["n_jobs"] = n_jobs
+            out.append(getattr(F, HANDCRAFTED[key])(**params))
+        elif key in EMBEDDINGS:
+            card_name, output = EMBEDDINGS[key]
+            folder = _model_dir(model_dir)
+            if folder is None or not (folder / card_name).is_file():
+                where = "no model folder given" if folder is None else f"{folder / card_name} not found"
+                raise FileNotFoundError(
+                    f"features {part!r} need the ONNX model card {card_name} ({where}); "
+                    "pass --model-dir / model_dir= or set DERMFEAT_MODEL_DIR"
+                )
+            params = {"output_name": output, "memory": memory, "n_jobs": n_jobs}
+            if tta:
+                params.update(tta_flip=True, tta_crops=5)
+            out.append(F.OnnxEmbedder.from_card(folder / card_name, **params))
+        else:
+            choices = sorted(HANDCRAFTED) + sorted(EMBEDDINGS)
+            raise ValueError(f"unknown feature set {part!r}; choose from {', '.join(choices)} (join with '+')")
+    return out[0] if len(out) == 1 else make_union(*out)
+
+
+def make_head(name, *, class_weight=None, random_state=0):
+    """A classifier head from a name: ``logistic``, ``svm``, ``mlp`` or ``gb``.
+
+    ``mlp`` is the published frozen-DINO recipe: one hidden layer of 128 units,
+    with early stopping on a validation split of the *training* data.
+
+    Examples
+    --------
+    >>> from dermfeat.pipeline import make_head
+    >>> make_head("logistic", class_weight="balanced")
+    LogisticRegression(C=0.1, class_weight='balanced', max_iter=5000)
+    """
+    if name == "logistic":
+        return LogisticRegression(C=0.1, max_iter=5000, class_weight=class_weight)
+    if name == "svm":
+        return SVC(C=1.0, kernel="rbf", probability=True, class_weight=class_weight, random_state=random_state)
+    if name == "gb":
+        return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, class_weight=class_weight, random_state=random_state)
+    if name == "mlp":
+        if class_weight is not None:
+            raise ValueError("the mlp head has no class_weight; use imbalance='oversample' or 'smote' instead")
+        return MLPClassifier(
+            hidden_layer_sizes=(128,), alpha=1e-3, early_stopping=True, validation_fraction=0.15,
+            max_iter=500, random_state=random_state,
+        )
+    raise ValueError(f"unknown head {name!r}; choose from {', '.join(HEADS)}")
+
+
+_CONSTRAINT = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*([0-9.]+)\s*$")
+
+
+def parse_constraint(text):
+    """``"sensitivity>=0.8"`` -> ``("sensitivity", 0.8)``; ``<=`` gives a maximum.
+
+    Examples
+    --------
+    >>> from dermfeat.pipeline import parse_constraint
+    >>> parse_constraint("sensitivity>=0.8")
+    ('sensitivity', 0.8)
+    """
+    from ..model_selection import Constraint
+
+    match = _CONSTRAINT.match(text or "")
+    if not match:
+        raise ValueError(f"a constraint reads like 'sensitivity>=0.8', got {text!r}")
+    metric, op, value = match.group(1), match.group(2), float(match.group(3))
+    return (metric, value) if op == ">=" else Constraint(metric, maximum=value)
+
+
+def make_classifier(
+    features="handcrafted",
+    head="logistic",
+    *,
+    imbalance="balanced",
+    threshold="fixed",
+    constraint=None,
+    pos_label="atopic_dermatitis",
+    lesion_crop=False,
+    color_constancy=False,
+    tta=False,
+    model_dir=None,
+    memory=None,
+    n_jobs=None,
+    inner_cv=5,
+    random_state=0,
+):
+    """An image classification pipeline from short names.
+
+    A thin layer over :func:`make_image_pipeline` for the command line, the demo
+    and quick experiments.
+
+    Parameters
+    ----------
+    features : str, default="handcrafted"
+        See :func:`make_features` (``"efficientnet+handcrafted"`` combines).
+    head : {"logistic", "svm", "mlp", "gb"}, default="logistic"
+        See :func:`make_head`.
+    imbalance : {"none", "balanced", "oversample", "undersample", "smote"}, default="balanced"
+        Class weights on the head, or an imbalanced-learn sampler on the features.
+    threshold : str, default="fixed"
+        ``"fixed"`` keeps the head's own decision (0.5); a metric name
+        (``"macro_f1"``, ``"balanced_accuracy"``, ``"specificity"``, ...) tunes the
+        threshold for it by cross-validation *inside the training data*.
+    constraint : str or tuple, optional
+        With a tuned threshold: e.g. ``"sensitivity>=0.8"`` for "best
+        ``threshold`` metric with sensitivity >= 0.8".
+    pos_label : str, default="atopic_dermatitis"
+        The positive class of the threshold decision.
+    lesion_crop, color_constancy : bool, default=False
+        Prepend :class:`~dermfeat.preprocessing.LesionCrop` /
+        :class:`~dermfeat.preprocessing.ColorConstancy`.
+    tta : bool, default=False
+        Test-time augmentation of embeddings.
+    model_dir, memory, n_jobs
+        See :func:`make_features`.
+    inner_cv : int, default=5
+        Folds of the inner threshold-tuning cross-validation.
+    random_state : int, default=0
+        Seeds heads and samplers.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+
+    Examples
+    --------
+    >>> from dermfeat.pipeline import make_classifier
+    >>> pipe = make_classifier("color", "logistic", imbalance="balanced", threshold="macro_f1")
+    >>> [name for name, _ in pipe.steps]
+    ['features', 'scale', 'clf']
+    """
+    if imbalance not in IMBALANCE:
+        raise ValueError(f"unknown imbalance strategy {imbalance!r}; choose from {', '.join(IMBALANCE)}")
+    class_weight = "balanced" if imbalance == "balanced" else None
+    sampler = {"oversample": "random_over", "undersample": "random_under", "smote": "smote"}.get(imbalance)
+    tuned = threshold not in ("fixed", "0.5", None)
+    params = {"pos_label": pos_label}
+    if tuned:
+        params.update(objective=threshold, cv=inner_cv)
+        if constraint is not None:
+            params["constraint"] = parse_constraint(constraint) if isinstance(constraint, str) else constraint
+    elif constraint is not None:
+        raise ValueError("a constraint needs a tuned threshold (threshold='specificity', say)")
+    pipe = make_image_pipeline(
+        make_features(features, model_dir=model_dir, memory=memory, n_jobs=n_jobs, tta=tta),
+        make_head(head, class_weight=class_weight, random_state=random_state),
+        sampler=sampler,
+        threshold="tuned" if tuned else "fixed",
+        random_state=random_state,
+        **params,
+    )
+    pre = []
+    if color_constancy:
+        from ..preprocessing import ColorConstancy
+
+        pre.append(("color_constancy", ColorConstancy()))
+    if lesion_crop:
+        from ..preprocessing import LesionCrop
+
+        pre.append(("lesion_crop", LesionCrop()))
+    return Pipeline(pre + pipe.steps) if pre else pipe
