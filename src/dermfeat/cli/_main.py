@@ -12,6 +12,11 @@ from .._exceptions import InvalidImageError
 #: Sub-command name -> module (relative to this package) with add_parser/run.
 COMMANDS = {
     "describe": "._describe",
+    "cv": "._cv",
+    "fit": "._fit",
+    "predict": "._predict",
+    "explain": "._explain",
+    "demo": "._demo",
 }
 
 

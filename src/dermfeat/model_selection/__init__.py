@@ -1,5 +1,17 @@
 """Leak-free model selection: near-duplicate groups and decision thresholds."""
 
 from ._near_duplicates import near_duplicate_groups
+from ._split import RepeatedStratifiedGroupKFold
+from ._cost import CostSensitiveClassifier, bayes_threshold, min_expected_cost, ordinal_cost_matrix
+from ._threshold import Constraint, ThresholdTunedClassifier
 
-__all__ = ["near_duplicate_groups"]
+__all__ = [
+    "RepeatedStratifiedGroupKFold",
+    "near_duplicate_groups",
+    "Constraint",
+    "CostSensitiveClassifier",
+    "ThresholdTunedClassifier",
+    "bayes_threshold",
+    "min_expected_cost",
+    "ordinal_cost_matrix",
+]

@@ -1,0 +1,33 @@
+"""``dermfeat explain MODEL IMAGE -o heat.png``: occlusion heat map of one prediction."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("explain", help="occlusion heat map of one prediction")
+    parser.add_argument("model", help="model file written by 'dermfeat fit'")
+    parser.add_argument("image", help="image file")
+    parser.add_argument("-o", "--output", default="heatmap.png", help="PNG to write: the photo beside its heat-map overlay")
+    parser.add_argument("--target", default=None, help="class to explain (default: the predicted class)")
+    parser.add_argument("--patch", type=float, default=0.2, help="patch side as a fraction of the shorter side")
+    parser.add_argument("--model-dir", default=None)
+    parser.add_argument("--allow-pickle", action="store_true")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from ..explain import occlusion_sensitivity
+    from ..persistence import load_model
+
+    model, _ = load_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
+    result = occlusion_sensitivity(model, args.image, target=args.target, patch_size=args.patch)
+    side = np.hstack([result.image, np.full((result.image.shape[0], 8, 3), 255, np.uint8), result.overlay()])
+    ok = cv2.imwrite(args.output, cv2.cvtColor(side, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"could not write {args.output}")
+    print(f"{args.image}: {result.target} p={result.base_probability:.3f}; peak at row {result.peak[0]}, "
+          f"column {result.peak[1]}; {result.n_evaluations} evaluations; wrote {args.output}")
+    return 0

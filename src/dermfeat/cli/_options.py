@@ -1,0 +1,60 @@
+"""Options shared by the commands that build a pipeline (cv, fit, demo)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_pipeline_options(parser):
+    from ..pipeline._recipes import EMBEDDINGS, HANDCRAFTED, HEADS, IMBALANCE
+
+    group = parser.add_argument_group("pipeline")
+    names = ", ".join(list(HANDCRAFTED) + list(EMBEDDINGS))
+    group.add_argument("--features", default="handcrafted", help=f"feature set(s), joined by '+': {names} (default handcrafted)")
+    group.add_argument("--head", default="logistic", choices=HEADS, help="classifier head (default logistic)")
+    group.add_argument("--imbalance", default="balanced", choices=IMBALANCE, help="imbalance strategy (default balanced)")
+    group.add_argument(
+        "--threshold", default="fixed",
+        help="'fixed' (0.5) or a metric to tune the threshold for inside the training folds: macro_f1, "
+        "balanced_accuracy, specificity, f1, ... (default fixed)",
+    )
+    group.add_argument("--constraint", default=None, help="with a tuned threshold, e.g. 'sensitivity>=0.8'")
+    group.add_argument("--pos-label", default="atopic_dermatitis", help="positive class (default atopic_dermatitis)")
+    group.add_argument("--lesion-crop", action="store_true", help="crop to the lesion before extracting features")
+    group.add_argument("--color-constancy", action="store_true", help="grey-world colour correction first")
+    group.add_argument("--tta", action="store_true", help="test-time augmentation of embeddings")
+    group.add_argument("--model-dir", default=None, help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR)")
+    group.add_argument("--cache", default=None, help="feature cache folder (features computed once per image)")
+    group.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
+
+
+def build_pipeline(args, pos_label):
+    from ..pipeline import make_classifier
+
+    return make_classifier(
+        args.features,
+        args.head,
+        imbalance=args.imbalance,
+        threshold=args.threshold,
+        constraint=args.constraint,
+        pos_label=pos_label,
+        lesion_crop=args.lesion_crop,
+        color_constancy=args.color_constancy,
+        tta=args.tta,
+        model_dir=args.model_dir,
+        memory=args.cache,
+        n_jobs=args.n_jobs,
+    )
+
+
+def load_data(path, pos_label):
+    """Load a labelled folder; the positive label falls back to the last class."""
+    from ..datasets import load_image_folder
+
+    data = load_image_folder(path, on_error="skip")
+    for p, reason in data.skipped:
+        print(f"skipped {p}: {reason}", file=sys.stderr)
+    names = list(data.target_names)
+    if pos_label not in names:
+        pos_label = names[-1]
+    return data, data.labels, pos_label

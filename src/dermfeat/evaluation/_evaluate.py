@@ -1,0 +1,265 @@
+"""Leak-free cross-validated evaluation of an image classifier."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+from numbers import Integral
+
+import joblib
+import numpy as np
+from sklearn.base import clone, is_classifier
+from sklearn.pipeline import Pipeline
+
+from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
+from ._metrics import fold_metrics
+from ._report import EvaluationReport
+from ._subgroups import image_subgroups
+
+#: The positive class when it is among the labels and none is given.
+DEFAULT_POS_LABEL = "atopic_dermatitis"
+
+
+def _take(X, index):
+    """Rows of X: lists, arrays and pandas objects."""
+    if hasattr(X, "iloc"):
+        return X.iloc[index]
+    if isinstance(X, np.ndarray):
+        return X[index]
+    return [X[i] for i in index]
+
+
+def _groups_param(estimator):
+    """Name under which ``fit`` takes ``groups`` (``"clf__groups"`` in a Pipeline), or None."""
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        inner = _groups_param(last) if last not in (None, "passthrough") else None
+        return None if inner is None else f"{name}__{inner}"
+    try:
+        return "groups" if "groups" in inspect.signature(estimator.fit).parameters else None
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return None
+
+
+def _decision_threshold(estimator):
+    """The decision threshold a fitted classifier uses, when it exposes one."""
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    for attr in ("best_threshold_", "threshold_"):
+        value = getattr(final, attr, None)
+        if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _fit_and_predict(estimator, X, y, train, test, fit_params):
+    start = time.perf_counter()
+    estimator.fit(_take(X, train), y[train], **fit_params)
+    fit_time = time.perf_counter() - start
+    X_test = _take(X, test)
+    proba = estimator.predict_proba(X_test) if hasattr(estimator, "predict_proba") else None
+    pred = np.asarray(estimator.predict(X_test))
+    return {
+        "proba": proba,
+        "pred": pred,
+        "classes": np.asarray(estimator.classes_),
+        "threshold": _decision_threshold(estimator),
+        "fit_time": fit_time,
+        "score_time": time.perf_counter() - start - fit_time,
+    }
+
+
+def evaluate(
+    estimator,
+    X,
+    y,
+    *,
+    groups="auto",
+    cv=None,
+    pos_label=None,
+    subgroups="auto",
+    fit_params=None,
+    n_jobs=None,
+    random_state=0,
+    progress=False,
+):
+    """Cross-validate a classifier without leakage and collect everything a study reports.
+
+    Every fold fits a fresh clone of ``estimator`` on the training images only, so
+    thresholds, early stopping and hyper-parameters chosen *inside* the estimator
+    (e.g. :class:`~dermfeat.model_selection.ThresholdTunedClassifier` or a
+    ``GridSearchCV``) never see the test fold.  By default the folds are a
+    :class:`~dermfeat.model_selection.RepeatedStratifiedGroupKFold` (5 folds x 5
+    repeats) whose groups are the near-duplicate groups of the photographs, so
+    copies of one photograph never sit on both sides of a split.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Unfitted; typically a :class:`~sklearn.pipeline.Pipeline` whose first step
+        takes images.  Must implement ``predict``; ``predict_proba`` gives ROC AUC,
+        Brier score, calibration and the threshold curve.
+    X : images or array-like
+        Paths, arrays, or anything the estimator takes, indexable by row.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    groups : "auto", array-like or None, default="auto"
+        ``"auto"``: :func:`~dermfeat.model_selection.near_duplicate_groups` of
+        ``X``.  An array: your groups (patients, say).  ``None``: no grouping.
+        When the estimator's ``fit`` accepts ``groups`` (also as the last step of a
+        Pipeline), the training groups are passed on, so inner cross-validation is
+        grouped too.
+    cv : int, cross-validation splitter or None
+        ``None``: ``RepeatedStratifiedGroupKFold(5, 5)``; an int ``k``: ``k`` folds,
+        one repeat.  Splitters with ``n_repeats`` give repeat-aware out-of-fold
+        predictions.
+    pos_label : str or int, optional
+        The positive class for binary metrics; default ``"atopic_dermatitis"`` when
+        present, otherwise the last class.
+    subgroups : "auto", dict or None, default="auto"
+        Variables to break the metrics down by.  ``"auto"`` (images only): skin
+        tone (ITA category) and image-quality bins (blur, exposure) from
+        :func:`image_subgroups`.  A dict maps a name to one label per sample.
+    fit_params : dict, optional
+        Extra ``fit`` parameters (sample-aligned arrays are indexed per fold).
+    n_jobs : int, optional
+        Folds fitted in parallel.
+    random_state : int or None, default=0
+        Seed of the default splitter.
+    progress : bool, default=False
+        Show a progress bar over the folds (only when stderr is a terminal).
+
+    Returns
+    -------
+    report : :class:`EvaluationReport`
+        Per-fold and mean +- std metrics, out-of-fold predictions, the confusion
+        matrix, the threshold curve, ranked misclassifications, subgroup tables,
+        plots and :meth:`~EvaluationReport.to_html`.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from dermfeat.datasets import make_lesion_images
+    >>> from dermfeat.evaluation import evaluate
+    >>> from dermfeat.features import ColorFeatures
+    >>> data = make_lesion_images(60, image_size=64, random_state=0)
+    >>> pipe = make_pipeline(ColorFeatures(), LogisticRegression(max_iter=1000))
+    >>> report = evaluate(pipe, data.images, data.labels, groups=data.groups, cv=3,
+    ...                   subgroups=None)
+    >>> sorted(report.summary())[:3]
+    ['balanced_accuracy', 'brier', 'calibration_error']
+    """
+    if not is_classifier(estimator):
+        raise TypeError(f"evaluate needs a classifier, got {type(estimator).__name__}")
+    y = np.asarray(y)
+    n = len(y)
+    if hasattr(X, "__len__") and len(X) != n and not (isinstance(X, np.ndarray) and X.ndim == 4 and len(X) == n):
+        raise ValueError(f"X has {len(X)} samples but y has {n}")
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError("evaluate needs at least two classes in y")
+    if pos_label is None:
+        pos_label = DEFAULT_POS_LABEL if DEFAULT_POS_LABEL in classes.tolist() else classes[-1]
+    elif pos_label not in classes.tolist():
+        raise ValueError(f"pos_label={pos_label!r} is not among the classes {classes.tolist()}")
+
+    if isinstance(groups, str) and groups == "auto":
+        groups = near_duplicate_groups(X, n_jobs=n_jobs)
+    elif groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != n:
+            raise ValueError(f"groups has {len(groups)} entries for {n} samples")
+    if cv is None:
+        cv = RepeatedStratifiedGroupKFold(n_splits=5, n_repeats=5, random_state=random_state)
+    elif isinstance(cv, Integral):
+        cv = RepeatedStratifiedGroupKFold(n_splits=int(cv), n_repeats=1, random_state=random_state)
+    splits = list(cv.split(np.zeros(n), y, groups))
+    n_repeats = int(getattr(cv, "n_repeats", 1))
+    per_repeat = max(1, len(splits) // n_repeats)
+
+    def params_for(train):
+        out = {}
+        for key, value in (fit_params or {}).items():
+            out[key] = _take(value, train) if hasattr(value, "__len__") and len(value) == n else value
+        name = _groups_param(estimator)
+        if name is not None and groups is not None and name not in out:
+            out[name] = groups[train]
+        return out
+
+    start = time.perf_counter()
+    results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
+        joblib.delayed(_fit_and_predict)(clone(estimator), X, y, train, test, params_for(train))
+        for train, test in splits
+    )
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(splits), desc="folds", disable=not sys.stderr.isatty(), leave=False)
+    results = list(results)
+    elapsed = time.perf_counter() - start
+
+    k = len(classes)
+    proba_sum = np.zeros((n, k))
+    proba_count = np.zeros(n)
+    preds = np.full((n_repeats, n), None, dtype=object)
+    folds = []
+    for i, ((train, test), res) in enumerate(zip(splits, results)):
+        repeat = min(i // per_repeat, n_repeats - 1)
+        proba = None
+        if res["proba"] is not None:
+            # align the fold's class order with the global one (a fold may miss a class)
+            proba = np.zeros((len(test), k))
+            for j, c in enumerate(res["classes"]):
+                proba[:, np.searchsorted(classes, c)] = res["proba"][:, j]
+            proba_sum[test] += proba
+            proba_count[test] += 1
+        preds[repeat, test] = res["pred"]
+        metrics = fold_metrics(y[test], res["pred"], proba, classes, pos_label)
+        folds.append(
+            {
+                "fold": i,
+                "repeat": repeat,
+                "n_train": len(train),
+                "n_test": len(test),
+                "threshold": res["threshold"],
+                "fit_time": res["fit_time"],
+                "score_time": res["score_time"],
+                **metrics,
+            }
+        )
+    has_proba = bool(proba_count.all())
+    oof_proba = proba_sum / np.maximum(proba_count, 1)[:, None] if has_proba else None
+    oof_pred = _majority(preds)
+
+    if isinstance(subgroups, str) and subgroups == "auto":
+        subgroups = image_subgroups(X, n_jobs=n_jobs)
+    return EvaluationReport(
+        estimator=estimator,
+        sources=X,
+        y=y,
+        classes=classes,
+        pos_label=pos_label,
+        groups=groups,
+        cv=cv,
+        folds=folds,
+        oof_proba=oof_proba,
+        oof_pred=oof_pred,
+        repeat_preds=preds,
+        subgroups=subgroups or {},
+        elapsed=elapsed,
+    )
+
+
+def _majority(preds):
+    """Most frequent prediction per sample across repeats (ties: the earliest repeat)."""
+    n_repeats, n = preds.shape
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        votes = [p for p in preds[:, i] if p is not None]
+        values, first = [], {}
+        for r, v in enumerate(votes):
+            first.setdefault(v, r)
+            values.append(v)
+        out[i] = max(first, key=lambda v: (values.count(v), -first[v])) if votes else None
+    return np.array(out.tolist())

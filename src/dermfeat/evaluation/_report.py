@@ -1,0 +1,288 @@
+"""The object :func:`evaluate` returns: tables, out-of-fold predictions, plots, HTML."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import confusion_matrix
+
+from ..metrics import threshold_metrics
+from ._metrics import BINARY_HEADLINE, MULTICLASS_HEADLINE, fold_metrics
+
+
+def _fmt(mean, std):
+    if np.isnan(mean):
+        return "n/a"
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+class EvaluationReport:
+    """Results of :func:`dermfeat.evaluation.evaluate`.
+
+    Attributes
+    ----------
+    folds : list of dict
+        One record per test fold: ``fold``, ``repeat``, sizes, the decision
+        ``threshold`` the fitted estimator used (when it exposes one), timings and
+        every metric of :func:`~dermfeat.evaluation.fold_metrics`.
+    oof_proba : ndarray of shape (n_samples, n_classes) or None
+        Out-of-fold class probabilities, averaged over repeats.
+    oof_pred : ndarray of shape (n_samples,)
+        Out-of-fold predictions (majority over repeats).
+    classes, pos_label, groups, y, subgroups
+        What the evaluation ran on.
+    elapsed : float
+        Wall time of the cross-validation, in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        estimator,
+        sources,
+        y,
+        classes,
+        pos_label,
+        groups,
+        cv,
+        folds,
+        oof_proba,
+        oof_pred,
+        repeat_preds,
+        subgroups,
+        elapsed,
+    ):
+        self.estimator = estimator
+        self.sources = sources
+        self.y = y
+        self.classes = classes
+        self.pos_label = pos_label
+        self.groups = groups
+        self.cv = cv
+        self.folds = folds
+        self.oof_proba = oof_proba
+        self.oof_pred = oof_pred
+        self.repeat_preds = repeat_preds
+        self.subgroups = subgroups
+        self.elapsed = elapsed
+
+    # ------------------------------------------------------------- numbers
+    @property
+    def is_binary(self):
+        return len(self.classes) == 2
+
+    @property
+    def headline_metrics(self):
+        names = BINARY_HEADLINE if self.is_binary else MULTICLASS_HEADLINE
+        return [m for m in names if m in self.folds[0]]
+
+    def scores(self, metric):
+        """Per-fold values of one metric (NaN where undefined for a fold)."""
+        return np.array([f.get(metric, np.nan) for f in self.folds], dtype=float)
+
+    def summary(self):
+        """Mean and standard deviation over folds of every metric.
+
+        Returns
+        -------
+        summary : dict
+            ``metric -> (mean, std)``; folds where a metric is undefined are skipped.
+        """
+        skip = {"fold", "repeat", "n_train", "n_test", "threshold", "fit_time", "score_time"}
+        out = {}
+        for metric in self.folds[0]:
+            if metric in skip:
+                continue
+            values = self.scores(metric)
+            values = values[~np.isnan(values)]
+            out[metric] = (float(values.mean()), float(values.std())) if len(values) else (np.nan, np.nan)
+        return out
+
+    def thresholds(self):
+        """Decision thresholds chosen inside each training fold (empty if none)."""
+        values = [f["threshold"] for f in self.folds if f["threshold"] is not None]
+        return np.array(values, dtype=float)
+
+    def table(self, metrics=None):
+        """The mean ± std table as text.
+
+        Parameters
+        ----------
+        metrics : list of str, optional
+            Default: the headline metrics plus per-class precision/recall.
+        """
+        summary = self.summary()
+        if metrics is None:
+            metrics = list(self.headline_metrics)
+            metrics += [m for m in summary if m.startswith(("precision_", "recall_"))]
+        width = max(len(m) for m in metrics) + 2
+        lines = [f"{'metric':<{width}}mean ± std over {len(self.folds)} folds"]
+        lines += [f"{m:<{width}}{_fmt(*summary.get(m, (np.nan, np.nan)))}" for m in metrics]
+        thresholds = self.thresholds()
+        if len(thresholds):
+            lines.append(f"{'threshold':<{width}}{_fmt(thresholds.mean(), thresholds.std())}  (chosen in training folds)")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<EvaluationReport: {len(self.folds)} folds, {len(self.y)} samples>\n" + self.table()
+
+    def confusion_matrix(self):
+        """Confusion matrix of the out-of-fold predictions (rows: true, columns: predicted)."""
+        return confusion_matrix(self.y, self.oof_pred, labels=self.classes)
+
+    def oof_metrics(self):
+        """Metrics of the pooled out-of-fold predictions (one number each, no spread)."""
+        return fold_metrics(self.y, self.oof_pred, self.oof_proba, self.classes, self.pos_label)
+
+    @property
+    def positive_proba(self):
+        """Out-of-fold probability of ``pos_label`` (binary problems)."""
+        if self.oof_proba is None or not self.is_binary:
+            return None
+        return self.oof_proba[:, list(self.classes).index(self.pos_label)]
+
+    def threshold_curve(self, thresholds=101):
+        """Metrics of the out-of-fold probabilities at every threshold (binary).
+
+        Parameters
+        ----------
+        thresholds : int or array-like, default=101
+            An int gives an evenly spaced grid on [0, 1].
+
+        Returns
+        -------
+        curve : dict of ndarray
+            See :func:`dermfeat.metrics.threshold_metrics`.
+        """
+        if self.positive_proba is None:
+            raise ValueError("a threshold curve needs binary out-of-fold probabilities")
+        grid = np.linspace(0, 1, thresholds) if np.isscalar(thresholds) else np.asarray(thresholds)
+        return threshold_metrics(self.y, self.positive_proba, grid, pos_label=self.pos_label)
+
+    def misclassified(self, n=None):
+        """Misclassified samples, most confident first.
+
+        Returns
+        -------
+        rows : list of dict
+            ``index``, ``source`` (the path or ``"<array #i>"``), ``true``,
+            ``predicted``, ``confidence`` (out-of-fold probability of the
+            predicted class) and ``kind`` (``"false positive"`` / ``"false
+            negative"`` for binary problems, else ``"error"``).
+        """
+        from ..io import image_name
+
+        wrong = np.flatnonzero(self.oof_pred != self.y)
+        rows = []
+        for i in wrong:
+            confidence = np.nan
+            if self.oof_proba is not None:
+                confidence = float(self.oof_proba[i, list(self.classes).index(self.oof_pred[i])])
+            kind = "error"
+            if self.is_binary:
+                kind = "false positive" if self.oof_pred[i] == self.pos_label else "false negative"
+            source = self.sources[i] if not hasattr(self.sources, "iloc") else self.sources.iloc[i]
+            rows.append(
+                {
+                    "index": int(i),
+                    "source": image_name(source, int(i)) if not isinstance(source, str) else source,
+                    "true": self.y[i],
+                    "predicted": self.oof_pred[i],
+                    "confidence": confidence,
+                    "kind": kind,
+                }
+            )
+        rows.sort(key=lambda r: -r["confidence"] if not np.isnan(r["confidence"]) else 0)
+        return rows[:n] if n is not None else rows
+
+    def subgroup_table(self, name):
+        """Metrics of the out-of-fold predictions per level of one subgroup variable.
+
+        Parameters
+        ----------
+        name : str
+            A key of ``subgroups`` (e.g. ``"skin_tone"``, ``"blur"``, ``"exposure"``).
+
+        Returns
+        -------
+        rows : list of dict
+            ``group``, ``n``, ``n_positive`` and the metrics for each level, in the
+            variable's natural order.  Small groups give noisy numbers: read ``n``.
+        """
+        from ._subgroups import level_order
+
+        labels = np.asarray(self.subgroups[name], dtype=object)
+        levels = level_order(labels)
+        rows = []
+        for level in levels:
+            mask = labels == level
+            proba = None if self.oof_proba is None else self.oof_proba[mask]
+            metrics = fold_metrics(self.y[mask], self.oof_pred[mask], proba, self.classes, self.pos_label)
+            row = {"group": level, "n": int(mask.sum())}
+            if self.is_binary:
+                row["n_positive"] = int((self.y[mask] == self.pos_label).sum())
+            row.update(metrics)
+            rows.append(row)
+        return rows
+
+    def to_frame(self):
+        """Per-fold records as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.folds)
+
+    # --------------------------------------------------------------- plots
+    def plot_confusion_matrix(self, ax=None, normalize=None):
+        """Plot the out-of-fold confusion matrix (:class:`sklearn.metrics.ConfusionMatrixDisplay`)."""
+        from sklearn.metrics import ConfusionMatrixDisplay
+
+        return ConfusionMatrixDisplay.from_predictions(
+            self.y, self.oof_pred, labels=self.classes, normalize=normalize, ax=ax, colorbar=False
+        )
+
+    def plot_roc_curve(self, ax=None):
+        """Plot the out-of-fold ROC curve of ``pos_label`` (:class:`sklearn.metrics.RocCurveDisplay`)."""
+        from sklearn.metrics import RocCurveDisplay
+
+        return RocCurveDisplay.from_predictions(
+            self.y, self.positive_proba, pos_label=self.pos_label, ax=ax, name="out-of-fold"
+        )
+
+    def plot_calibration(self, ax=None, n_bins=10):
+        """Plot the calibration curve (:class:`sklearn.calibration.CalibrationDisplay`)."""
+        from sklearn.calibration import CalibrationDisplay
+
+        return CalibrationDisplay.from_predictions(
+            self.y, self.positive_proba, pos_label=self.pos_label, n_bins=n_bins, ax=ax, name="out-of-fold"
+        )
+
+    def plot_threshold_curve(self, ax=None, metrics=("sensitivity", "specificity", "macro_f1")):
+        """Plot metrics against the decision threshold (:class:`ThresholdCurveDisplay`)."""
+        from ._display import ThresholdCurveDisplay
+
+        return ThresholdCurveDisplay.from_report(self, metrics=metrics, ax=ax)
+
+    def plot_subgroups(self, name, ax=None, metrics=None):
+        """Plot metrics per subgroup level with group sizes (:class:`SubgroupMetricsDisplay`)."""
+        from ._display import SubgroupMetricsDisplay
+
+        return SubgroupMetricsDisplay.from_report(self, name, metrics=metrics, ax=ax)
+
+    def to_html(self, path, *, title="dermfeat evaluation report", n_gallery=8):
+        """Write one self-contained HTML file: tables, plots and an error gallery.
+
+        Parameters
+        ----------
+        path : path-like
+            Output file.
+        title : str
+            Page title.
+        n_gallery : int, default=8
+            Most confident false positives and false negatives shown as thumbnails.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        from ._html import write_html
+
+        return write_html(self, path, title=title, n_gallery=n_gallery)
