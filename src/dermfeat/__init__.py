@@ -24,7 +24,7 @@ __version__ = "0.1.0.dev0"
 
 _SUBMODULES = {
     "base", "cli", "datasets", "evaluation", "explain", "features", "io",
-    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "utils", "zoo",
+    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "utils", "zoo",
 }
 
 __all__ = ["InvalidImageError", "ModelMismatchError", "SkippedImagesWarning", "__version__", *sorted(_SUBMODULES)]
