@@ -55,6 +55,11 @@ def load_data(path, pos_label):
     for p, reason in data.skipped:
         print(f"skipped {p}: {reason}", file=sys.stderr)
     names = list(data.target_names)
+    if len(names) < 2:
+        raise ValueError(
+            f"{path}: found {len(data.filenames)} labelled images in {len(names)} classes; "
+            "a classifier needs a folder of class sub-folders (or a manifest) with at least two classes"
+        )
     if pos_label not in names:
         pos_label = names[-1]
     return data, data.labels, pos_label

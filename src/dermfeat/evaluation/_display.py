@@ -136,10 +136,10 @@ class SubgroupMetricsDisplay:
             vals = np.nan_to_num(np.asarray(vals, dtype=float), nan=0.0)
             self.bars_[name] = ax.bar(x + (j - (k - 1) / 2) * width, vals, width, label=_LABELS.get(name, name))
         ax.set_xticks(x, [f"{g}\n(n={n})" for g, n in zip(self.groups, self.sizes)], fontsize="small")
-        ax.set(ylim=(0, 1.05), ylabel="metric")
+        ax.set(ylim=(0, 1.22), ylabel="metric", yticks=np.linspace(0, 1, 6))
         if self.title:
             ax.set_title(self.title)
-        ax.legend(fontsize="small", ncol=k)
+        ax.legend(fontsize="small", ncol=k, loc="upper center")
         ax.grid(axis="y", alpha=0.3)
         self.ax_, self.figure_ = ax, ax.figure
         return self

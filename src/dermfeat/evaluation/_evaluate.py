@@ -148,7 +148,7 @@ def evaluate(
     >>> report = evaluate(pipe, data.images, data.labels, groups=data.groups, cv=3,
     ...                   subgroups=None)
     >>> sorted(report.summary())[:3]
-    ['balanced_accuracy', 'brier', 'calibration_error']
+    ['accuracy', 'balanced_accuracy', 'brier']
     """
     if not is_classifier(estimator):
         raise TypeError(f"evaluate needs a classifier, got {type(estimator).__name__}")

@@ -7,7 +7,7 @@ import numpy as np
 #: Natural order of known subgroup levels (others are sorted).
 KNOWN_ORDERS = (
     ("very light", "light", "intermediate", "tan", "brown", "dark"),
-    ("sharp", "moderate blur", "blurred"),
+    ("sharpest third", "middle third", "blurriest third"),
     ("underexposed", "normal exposure", "overexposed"),
 )
 
@@ -25,17 +25,13 @@ def _bins(values, edges, names):
     return np.array([names[i] for i in np.digitize(values, edges)], dtype=object)
 
 
-def image_subgroups(X, *, blur_edges=(50.0, 200.0), exposure_fraction=0.05, n_jobs=None):
+def image_subgroups(X, *, exposure_fraction=0.05, n_jobs=None):
     """Skin-tone and image-quality subgroup labels of photographs.
 
     Parameters
     ----------
     X : images
         Paths or arrays.
-    blur_edges : tuple of float, default=(50.0, 200.0)
-        Variance-of-Laplacian edges (at the quality extractor's working size):
-        below the first is ``"blurred"``, between is ``"moderate blur"``, above is
-        ``"sharp"``.
     exposure_fraction : float, default=0.05
         An image with more than this fraction of clipped dark (bright) pixels is
         ``"underexposed"`` (``"overexposed"``); otherwise ``"normal exposure"``.
@@ -45,8 +41,11 @@ def image_subgroups(X, *, blur_edges=(50.0, 200.0), exposure_fraction=0.05, n_jo
     Returns
     -------
     subgroups : dict of str to ndarray
-        ``skin_tone`` (ITA category: very light, light, intermediate, tan, brown,
-        dark), ``blur`` and ``exposure``.
+        ``skin_tone`` (ITA category of the median ITA over skin pixels: very light,
+        light, intermediate, tan, brown, dark); ``blur``: tertiles of the
+        variance of the Laplacian within these images (``"sharpest third"``,
+        ``"middle third"``, ``"blurriest third"``; sharpness has no absolute scale
+        across cameras and resolutions, so the bins are relative); ``exposure``.
 
     Examples
     --------
@@ -60,11 +59,11 @@ def image_subgroups(X, *, blur_edges=(50.0, 200.0), exposure_fraction=0.05, n_jo
 
     tone = SkinToneFeatures(n_jobs=n_jobs).fit(X)
     tone_values = tone.transform(X)
-    ita = tone_values[:, list(tone.get_feature_names_out()).index("ita")]
+    ita = tone_values[:, list(tone.get_feature_names_out()).index("ita_median")]
     quality = QualityFeatures(n_jobs=n_jobs).fit(X)
     q = quality.transform(X)
     names = list(quality.get_feature_names_out())
-    blur = q[:, names.index("laplacian_variance")]
+    blur = q[:, names.index("blur_laplacian_var")]
     dark = q[:, names.index("dark_fraction")]
     bright = q[:, names.index("bright_fraction")]
     exposure = np.where(
@@ -74,6 +73,6 @@ def image_subgroups(X, *, blur_edges=(50.0, 200.0), exposure_fraction=0.05, n_jo
     ).astype(object)
     return {
         "skin_tone": np.asarray(ita_category(ita), dtype=object),
-        "blur": _bins(blur, blur_edges, ["blurred", "moderate blur", "sharp"]),
+        "blur": _bins(blur, np.quantile(blur, [1 / 3, 2 / 3]), ["blurriest third", "middle third", "sharpest third"]),
         "exposure": exposure,
     }

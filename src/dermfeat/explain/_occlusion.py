@@ -78,7 +78,7 @@ def occlusion_sensitivity(
     target=None,
     patch_size=0.2,
     stride=None,
-    fill="blur",
+    fill="mean",
     working_size=384,
     batch_size=32,
 ):
@@ -105,9 +105,11 @@ def occlusion_sensitivity(
     stride : int, optional
         Step between patches in pixels; default ``patch_size // 2`` (every pixel is
         covered by about four patches).
-    fill : {"blur", "mean"} or RGB tuple, default="blur"
-        What replaces the patch: a heavily blurred copy of the image (keeps colour
-        and brightness, removes texture and shape), the mean colour, or a colour.
+    fill : {"mean", "blur"} or RGB tuple, default="mean"
+        What replaces the patch: the image's mean colour (removes colour, texture
+        and shape), a heavily blurred copy of the image (keeps colour and
+        brightness, removes texture and shape; use it to ask "which texture
+        matters"), or a fixed colour.
     working_size : int or None, default=384
         The longer side is scaled to this before occluding (fewer, cheaper
         evaluations); the heat map is returned at the original resolution.

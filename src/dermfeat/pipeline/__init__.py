@@ -5,11 +5,24 @@ parameter of a scikit-learn ``Pipeline`` (resampling in ``fit`` only);
 :func:`make_image_pipeline` assembles features, scaling, resampling, the head
 and a tunable decision threshold so that one ``GridSearchCV`` grid can compare
 class weights, over/under-sampling, SMOTE and threshold tuning.
+Short names for quick work and the command line: :func:`make_classifier` builds
+the same pipeline from strings (``features="efficientnet+handcrafted"``,
+``head="mlp"``, ``imbalance="smote"``, ``threshold="macro_f1"``).
 imbalanced-learn is optional (the ``imbalanced`` extra); it is only imported
 when a sampler is named.
 """
 
 from ._factory import make_image_pipeline
+from ._recipes import make_classifier, make_features, make_head, parse_constraint
 from ._resampled import SAMPLERS, ResampledClassifier, make_sampler
 
-__all__ = ["SAMPLERS", "ResampledClassifier", "make_image_pipeline", "make_sampler"]
+__all__ = [
+    "SAMPLERS",
+    "ResampledClassifier",
+    "make_classifier",
+    "make_features",
+    "make_head",
+    "make_image_pipeline",
+    "make_sampler",
+    "parse_constraint",
+]

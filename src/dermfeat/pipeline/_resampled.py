@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import importlib
 from numbers import Integral
 
@@ -184,6 +186,7 @@ class ResampledClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, Classif
         if sampler is None:
             X_res, y_res = X, y
         else:
+            sampler = _fit_neighbours(sampler, y)
             X_res, y_res = sampler.fit_resample(X, y)
             indices = getattr(sampler, "sample_indices_", None)
             self.sample_indices_ = None if indices is None else np.asarray(indices)
@@ -247,3 +250,31 @@ class ResampledClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, Classif
             seeded = True
         tags.non_deterministic = tags.non_deterministic or not seeded
         return tags
+
+
+def _fit_neighbours(sampler, y):
+    """Lower an integer ``k_neighbors`` / ``n_neighbors`` that the smallest class cannot support.
+
+    SMOTE-like samplers need ``k + 1`` samples of each class they oversample; the
+    inner folds of a small minority class often have fewer.  Rather than fail a whole
+    cross-validation, ``k`` is lowered to ``smallest class - 1`` (the sampler is a
+    fresh copy, so the parameter the user set is unchanged) with a warning.
+    """
+    _, counts = np.unique(y, return_counts=True)
+    smallest = int(counts.min())
+    params = sampler.get_params(deep=False)
+    for name in ("k_neighbors", "n_neighbors"):
+        k = params.get(name)
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= smallest:
+            if smallest < 2:
+                raise ValueError(
+                    f"{type(sampler).__name__} needs at least 2 samples of every class, the smallest class has {smallest}"
+                )
+            warnings.warn(
+                f"{type(sampler).__name__}: {name}={k} needs more than the {smallest} samples of the smallest class "
+                f"in this training set; using {name}={smallest - 1}",
+                UserWarning,
+                stacklevel=3,
+            )
+            sampler = clone(sampler).set_params(**{name: smallest - 1})
+    return sampler
