@@ -304,6 +304,25 @@ def test_n_jobs_and_chunks_keep_order(tiny, images):
     np.testing.assert_array_equal(one[: len(images)], one[len(images): 2 * len(images)])
 
 
+def test_images_are_prepared_in_background_threads(tiny, images, monkeypatch):
+    """With several chunks, decoding/resizing runs in prefetch threads while the model runs."""
+    import threading
+
+    where = []
+    original = OnnxEmbedder._prepare
+
+    def recording(self, image):
+        where.append(threading.current_thread().name)
+        return original(self, image)
+
+    monkeypatch.setattr(OnnxEmbedder, "_prepare", recording)
+    embedder(tiny, batch_size=2).fit().transform(list(images))
+    assert len(where) == len(images) and all(name.startswith("dermfeat-prepare") for name in where)
+    where.clear()
+    embedder(tiny, batch_size=2).fit().transform_with_errors(list(images) + [b"broken"])
+    assert all(name.startswith("dermfeat-prepare") for name in where)
+
+
 def test_errors_across_prefetched_chunks(tiny, images):
     batch = list(images[:5]) + [b"broken"] + list(images[5:])
     est = embedder(tiny, batch_size=2, on_error="nan").fit()

@@ -269,7 +269,10 @@ class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
         names = [image_name(s, i) for i, s in enumerate(sources)]
         if not sources:
             return np.empty((0, self.n_features_out_), dtype=self._output_dtype), []
-        results = self._map_chunks(functools.partial(_extract_chunk, raising=on_error == "raise"), sources, names)
+        # the cache's state key (a hash of every feature-defining parameter) once per call, not per chunk
+        cache = self._feature_cache()
+        chunk = functools.partial(_extract_chunk, raising=on_error == "raise", cache=cache)
+        results = self._map_chunks(chunk, sources, names)
         features = np.vstack([r[0] for r in results])
         errors, offset = [], 0
         for rows, chunk_errors in results:
@@ -285,16 +288,21 @@ class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
         return features, errors
 
 
-def _extract_chunk(transformer, sources, names, raising=None):
+_AUTO = "auto"
+
+
+def _extract_chunk(transformer, sources, names, raising=None, cache=_AUTO):
     """Decode, look up the cache, compute the misses; one chunk, in order.
 
     ``raising=None`` follows the transformer's ``on_error``; ``False`` collects
-    errors (for :meth:`BaseImageTransformer.transform_with_errors`).
+    errors (for :meth:`BaseImageTransformer.transform_with_errors`).  ``cache``
+    is the transformer's :class:`FeatureCache` (or ``None``), computed once per
+    ``transform`` call; ``"auto"`` asks the transformer.
     """
-    return _compute_chunk(transformer, _lookup_chunk(transformer, sources, names, raising))
+    return _compute_chunk(transformer, _lookup_chunk(transformer, sources, names, raising, cache))
 
 
-def _lookup_chunk(transformer, sources, names, raising=None):
+def _lookup_chunk(transformer, sources, names, raising=None, cache=_AUTO):
     """First half of :func:`_extract_chunk`: cache look-ups, then decode and prepare the misses.
 
     Batched extractors may run this for the next chunk while the previous one is
@@ -302,10 +310,11 @@ def _lookup_chunk(transformer, sources, names, raising=None):
     """
     if raising is None:
         raising = transformer.on_error == "raise"
-    cache = transformer._feature_cache()
+    if isinstance(cache, str) and cache == _AUTO:
+        cache = transformer._feature_cache()
     n_features = transformer.n_features_out_
     out = np.full((len(sources), n_features), np.nan, dtype=transformer._output_dtype)
-    errors, todo = [], []
+    errors, todo, hits, hit_rows = [], [], [], []
     for j, (source, name) in enumerate(zip(sources, names)):
         try:
             key = content = None
@@ -314,7 +323,8 @@ def _lookup_chunk(transformer, sources, names, raising=None):
                 key, content = source_hash(source, name)
                 row = cache.get(key)
                 if row is not None and row.shape == (n_features,):
-                    out[j] = row
+                    hits.append(j)
+                    hit_rows.append(row)
                     continue
             if content is None:
                 content = source_bytes(source, name)
@@ -323,6 +333,8 @@ def _lookup_chunk(transformer, sources, names, raising=None):
             if raising:
                 raise
             errors.append((j, name, exc.reason))
+    if hits:
+        out[hits] = hit_rows
     return out, errors, todo, cache, names
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -698,8 +699,10 @@ class OnnxEmbedder(BaseImageTransformer):
     def _map_chunks(self, func, sources, names):
         """Prepare the next chunks in background threads while the model runs on this one."""
         size = int(self.batch_size)
-        if func is not _extract_chunk or self.n_jobs not in (None, 1) or len(sources) <= size:
+        base = func.func if isinstance(func, functools.partial) else func
+        if base is not _extract_chunk or self.n_jobs not in (None, 1) or len(sources) <= size:
             return super()._map_chunks(func, sources, names)
+        options = dict(func.keywords) if isinstance(func, functools.partial) else {}
         chunks = iter([range(start, min(start + size, len(sources))) for start in range(0, len(sources), size)])
         results, pending = [], deque()
         pool = ThreadPoolExecutor(max_workers=self._prefetch_chunks, thread_name_prefix="dermfeat-prepare")
@@ -708,7 +711,7 @@ class OnnxEmbedder(BaseImageTransformer):
             chunk = next(chunks, None)
             if chunk is not None:
                 pending.append(
-                    pool.submit(_lookup_chunk, self, [sources[i] for i in chunk], [names[i] for i in chunk])
+                    pool.submit(_lookup_chunk, self, [sources[i] for i in chunk], [names[i] for i in chunk], **options)
                 )
 
         try:
