@@ -146,7 +146,7 @@ def quadratic_weighted_kappa(y_true, y_pred, *, labels=None, sample_weight=None)
     --------
     >>> from dermfeat.metrics import quadratic_weighted_kappa
     >>> round(quadratic_weighted_kappa([0, 1, 2, 3], [0, 1, 3, 3]), 3)
-    0.909
+    0.917
     """
     y_true = column_or_1d(np.asarray(y_true))
     y_pred = column_or_1d(np.asarray(y_pred))

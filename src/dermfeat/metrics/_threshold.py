@@ -180,25 +180,49 @@ def multiclass_metrics(y_true, y_pred, n_classes, *, sample_weight=None, cost_ma
     return _multiclass_from_confusion(cm, cost_matrix, class_names)
 
 
-def _multiclass_from_confusion(cm, cost_matrix=None, class_names=None):
-    k = cm.shape[0]
-    total = cm.sum()
-    tp = np.diag(cm)
-    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
-    recall, precision = _ratio(tp, support), _ratio(tp, predicted)
-    f1 = _ratio(2 * tp, support + predicted)
-    present, seen = support > 0, (support + predicted) > 0
-    c = 1.0 - np.eye(k) if cost_matrix is None else np.asarray(cost_matrix, dtype=float)
-    out = {
-        "accuracy": float(_ratio(tp.sum(), total)),
-        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
-        "macro_f1": float(f1[seen].mean()) if seen.any() else 0.0,
-        "weighted_f1": float(_ratio(np.sum(f1 * support), total)),
-        "neg_mean_cost": float(-_ratio(np.sum(cm * c), total)),
-    }
+def _multiclass_from_confusion(cm, cost_matrix=None, class_names=None, only=None):
+    """Metrics of confusion matrices ``cm`` of shape (..., k, k) (rows: truth).
+
+    Returns floats for one matrix, arrays over the leading axes otherwise;
+    ``only`` restricts the computation to the named metrics.
+    """
+    cm = np.asarray(cm, dtype=float)
+    k = cm.shape[-1]
+    total = cm.sum(axis=(-2, -1))
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    support, predicted = cm.sum(axis=-1), cm.sum(axis=-2)
     names = [str(i) for i in range(k)] if class_names is None else [str(n) for n in class_names]
+
+    def want(name):
+        return only is None or name in only
+
+    def per_class(prefix):
+        return any(want(f"{prefix}_{n}") for n in names)
+
+    def masked_mean(values, mask):
+        count = mask.sum(axis=-1)
+        return _ratio(np.where(mask, values, 0.0).sum(axis=-1), count)
+
+    out = {}
+    if want("accuracy"):
+        out["accuracy"] = _ratio(tp.sum(axis=-1), total)
+    recall = _ratio(tp, support) if want("balanced_accuracy") or per_class("recall") else None
+    if recall is not None:
+        out["balanced_accuracy"] = masked_mean(recall, support > 0)
+    f1 = _ratio(2 * tp, support + predicted) if want("macro_f1") or want("weighted_f1") or per_class("f1") else None
+    if f1 is not None:
+        out["macro_f1"] = masked_mean(f1, (support + predicted) > 0)
+        out["weighted_f1"] = _ratio(np.sum(f1 * support, axis=-1), total)
+    if want("neg_mean_cost"):
+        c = 1.0 - np.eye(k) if cost_matrix is None else np.asarray(cost_matrix, dtype=float)
+        out["neg_mean_cost"] = -_ratio(np.sum(cm * c, axis=(-2, -1)), total)
+    precision = _ratio(tp, predicted) if per_class("precision") else None
     for i, name in enumerate(names):
-        out[f"recall_{name}"] = float(recall[i])
-        out[f"precision_{name}"] = float(precision[i])
-        out[f"f1_{name}"] = float(f1[i])
-    return out
+        if recall is not None:
+            out[f"recall_{name}"] = recall[..., i]
+        if precision is not None:
+            out[f"precision_{name}"] = precision[..., i]
+        if f1 is not None:
+            out[f"f1_{name}"] = f1[..., i]
+    scalar = cm.ndim == 2
+    return {key: (float(v) if scalar else np.asarray(v)) for key, v in out.items() if want(key)}

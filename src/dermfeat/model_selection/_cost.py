@@ -105,9 +105,9 @@ def min_expected_cost(proba, cost_matrix=None, offsets=None):
     Examples
     --------
     >>> from dermfeat.model_selection import min_expected_cost
-    >>> min_expected_cost([[0.5, 0.1, 0.4]], "absolute")  # the median level
+    >>> min_expected_cost([[0.4, 0.25, 0.35]], "absolute")  # the median level
     array([1])
-    >>> min_expected_cost([[0.5, 0.1, 0.4]])  # 0-1 cost: the mode
+    >>> min_expected_cost([[0.4, 0.25, 0.35]])  # 0-1 cost: the mode
     array([0])
     """
     proba = np.asarray(proba, dtype=float)

@@ -687,75 +687,86 @@ class ThresholdTunedClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, Cl
 
     def _tune_multiclass(self, folds, constraints, scorer):
         k_classes = len(self.classes_)
+        names = self.classes_.tolist()
         utilities = [self._utilities(f["response"]) for f in folds]
+        weights = [np.ones(f["y"].shape[0]) if f["w"] is None else f["w"] for f in folds]
         grid = self._offset_grid(folds)
-        objective = _MULTICLASS_ALIASES.get(self.objective, self.objective) if scorer is None else None
+        needed = {_MULTICLASS_ALIASES.get(c.metric, c.metric) for c in constraints}
+        objective = None if scorer is not None else _MULTICLASS_ALIASES.get(self.objective, self.objective)
+        if objective is not None:
+            needed.add(objective)
 
-        def evaluate(offsets, fold_ids):
-            rows = []
+        def evaluate(candidates, fold_ids, full=False):
+            """Per fold, each metric for every candidate offset vector (rows of ``candidates``)."""
+            n_cand = candidates.shape[0]
+            per_fold = []
             for i in fold_ids:
-                f = folds[i]
-                pred = np.argmax(utilities[i] + offsets[None, :], axis=1)
-                w = np.ones(pred.shape[0]) if f["w"] is None else f["w"]
-                cm = np.bincount(f["y"] * k_classes + pred, weights=w, minlength=k_classes**2).reshape(
-                    k_classes, k_classes
+                pred = np.argmax(utilities[i][None, :, :] + candidates[:, None, :], axis=2)
+                flat = (np.arange(n_cand)[:, None] * k_classes**2 + folds[i]["y"][None, :] * k_classes + pred).ravel()
+                cm = np.bincount(flat, weights=np.tile(weights[i], n_cand), minlength=n_cand * k_classes**2)
+                row = _multiclass_from_confusion(
+                    cm.reshape(n_cand, k_classes, k_classes), self.cost_matrix_, names, only=None if full else needed
                 )
-                row = _multiclass_from_confusion(cm, self.cost_matrix_, self.classes_.tolist())
                 if scorer is None:
                     row["objective"] = row[objective]
                 else:
-                    row["objective"] = self._score(scorer, self.classes_[pred], f)
-                rows.append(row)
-            return rows
+                    row["objective"] = np.array([self._score(scorer, self.classes_[p], folds[i]) for p in pred])
+                per_fold.append(row)
+            return per_fold
 
-        def key(rows):
-            stack = {m: np.array([[r[m]] for r in rows]) for m in rows[0]}
-            violation, _ = self._violations(constraints, stack, _MULTICLASS_ALIASES)
-            obj = float(np.mean([r["objective"] for r in rows]))
-            return (-float(violation[0]), -np.inf if np.isnan(obj) else obj)
+        def keys(per_fold):
+            violation = np.zeros(per_fold[0]["objective"].shape[0])
+            for c in constraints:
+                values = np.vstack([r[_MULTICLASS_ALIASES.get(c.metric, c.metric)] for r in per_fold])
+                violation += c.violation(values.mean(axis=0), values)
+            objective_values = np.mean([r["objective"] for r in per_fold], axis=0)
+            return violation, np.where(np.isnan(objective_values), -np.inf, objective_values)
 
-        def ascend(fold_ids, log=None):
+        def sweep(offsets, c):
+            candidates = np.repeat(offsets[None, :], grid.shape[0], axis=0)
+            candidates[:, c] = grid
+            return candidates
+
+        def ascend(fold_ids):
             offsets = np.zeros(k_classes)
-            best_rows = evaluate(offsets, fold_ids)
-            best_key = key(best_rows)
-            for _ in range(5):
+            violation, obj = keys(evaluate(offsets[None, :], fold_ids))
+            best = (-violation[0], obj[0])
+            for _ in range(10):
                 changed = False
-                trail = []
                 for c in range(1, k_classes):
-                    for value in grid:
-                        candidate = offsets.copy()
-                        candidate[c] = value
-                        rows = evaluate(candidate, fold_ids)
-                        trail.append((c, value, rows))
-                        cand_key = key(rows)
-                        if cand_key > best_key:
-                            best_key, best_rows, offsets, changed = cand_key, rows, candidate, True
-                if log is not None:
-                    log[:] = trail
+                    candidates = sweep(offsets, c)
+                    violation, obj = keys(evaluate(candidates, fold_ids))
+                    g, _ = _pick(obj, violation)
+                    if (-violation[g], obj[g]) > best:
+                        best, offsets, changed = (-violation[g], obj[g]), candidates[g], True
                 if not changed:
                     break
-            return offsets, best_rows, best_key
+            return offsets, best
 
-        trail = []
         all_ids = list(range(len(folds)))
-        offsets, rows, best_key = ascend(all_ids, trail)
+        offsets, best = ascend(all_ids)
         fold_offsets = np.vstack([ascend([i])[0] for i in all_ids])
-        metrics = list(rows[0])
-        results = {
-            "class": np.array([self.classes_[c] for c, _, _ in trail]),
-            "offset": np.array([v for _, v, _ in trail], dtype=float),
-        }
-        for m in ["objective", *[m for m in metrics if m != "objective"]]:
-            values = np.array([[r[m] for r in rs] for _, _, rs in trail])
-            results[f"mean_{m}"] = values.mean(axis=1)
-            results[f"std_{m}"] = values.std(axis=1)
+        # cv_results_: the curve of every metric along each class's offset, the others at their optimum
+        results = {"class": [], "offset": []}
+        blocks = []
+        for c in range(1, k_classes):
+            candidates = sweep(offsets, c)
+            blocks.append(evaluate(candidates, all_ids, full=True))
+            results["class"].extend([self.classes_[c]] * grid.shape[0])
+            results["offset"].extend(grid.tolist())
+        results = {"class": np.array(results["class"]), "offset": np.array(results["offset"], dtype=float)}
+        metrics = ["objective", *[m for m in blocks[0][0] if m != "objective"]]
+        for m in metrics:
+            values = np.vstack([np.concatenate([block[k][m] for block in blocks]) for k in all_ids])
+            results[f"mean_{m}"] = values.mean(axis=0)
+            results[f"std_{m}"] = values.std(axis=0)
             for k in all_ids:
-                results[f"split{k}_{m}"] = values[:, k]
-        feasible = best_key[0] >= -1e-12
+                results[f"split{k}_{m}"] = values[k]
+        feasible = best[0] >= -1e-12
         self._warn_infeasible(feasible, constraints)
         self.cv_results_ = results
         self.best_offsets_ = offsets
-        self.best_score_ = float(np.mean([r["objective"] for r in rows]))
+        self.best_score_ = float(best[1])
         self.constraint_satisfied_ = bool(feasible)
         self.fold_best_offsets_ = fold_offsets
         self.best_offsets_std_ = fold_offsets.std(axis=0)

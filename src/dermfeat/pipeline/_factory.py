@@ -18,14 +18,14 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
     :class:`~sklearn.model_selection.GridSearchCV` grid can switch between
     them (step names: ``features``, ``scale``, ``clf``):
 
-    ==========================================  ===============================================
-    grid key                                    values
-    ==========================================  ===============================================
-    ``clf__estimator__sampler``                 ``None``, ``"random_over"``, ``"smote"``, objects
-    ``clf__estimator__estimator__class_weight`` ``None``, ``"balanced"`` (heads that have it)
-    ``clf__tune``                               ``True`` (tuned threshold), ``False`` (0.5)
-    ``clf__objective``, ``clf__constraint``     what the tuned threshold optimises
-    ==========================================  ===============================================
+    ==============================================  ===============================================
+    grid key                                        values
+    ==============================================  ===============================================
+    ``clf__estimator__sampler``                     ``None``, ``"random_over"``, ``"smote"``, objects
+    ``clf__estimator__estimator__class_weight``     ``None``, ``"balanced"`` (heads that have it)
+    ``clf__tune``                                   ``True`` (tuned threshold), ``False`` (0.5)
+    ``clf__objective``, ``clf__constraint``         what the tuned threshold optimises
+    ==============================================  ===============================================
 
     The layout keeps each step where it is valid: features are extracted once
     per fit; the sampler runs on feature rows (so SMOTE interpolates features,

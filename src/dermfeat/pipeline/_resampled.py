@@ -78,6 +78,15 @@ def make_sampler(name, *, random_state=None, **params):
     return cls(random_state=random_state, **params)
 
 
+def _selects_rows_blindly(sampler):
+    """Random over/under-sampling without smoothing: rows are chosen from y alone."""
+    name = type(sampler).__name__
+    module = type(sampler).__module__
+    if not module.startswith("imblearn.") or name not in ("RandomOverSampler", "RandomUnderSampler"):
+        return False
+    return getattr(sampler, "shrinkage", None) is None
+
+
 class ResampledClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """A classifier whose training data are resampled, in ``fit`` only.
 
@@ -89,8 +98,11 @@ class ResampledClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, Classif
     :class:`~dermfeat.model_selection.ThresholdTunedClassifier`, grid searches).
 
     Place it *after* feature extraction for samplers that interpolate (SMOTE
-    family: they create synthetic feature rows); random over/under-sampling
-    also works on image paths, before extraction (wrap the whole pipeline).
+    family: they create synthetic feature rows).  Random over/under-sampling
+    only selects rows, so it also works before extraction, on any input
+    (a list of image paths, a 4-D image array, a data frame): wrap the whole
+    image pipeline, and with a feature cache (``memory=``) duplicated images
+    are not recomputed.
     Put a :class:`~dermfeat.model_selection.ThresholdTunedClassifier` *around*
     it, never inside: thresholds must be tuned on the original class balance.
 
@@ -187,7 +199,13 @@ class ResampledClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, Classif
             X_res, y_res = X, y
         else:
             sampler = _fit_neighbours(sampler, y)
-            X_res, y_res = sampler.fit_resample(X, y)
+            if _selects_rows_blindly(sampler):
+                # random over/under-sampling never looks at X: resample row numbers, then take
+                # those rows of X whatever it is (image paths, 4-D image arrays, data frames)
+                rows, y_res = sampler.fit_resample(np.arange(n).reshape(-1, 1), y)
+                X_res = take_rows(X, rows[:, 0])
+            else:
+                X_res, y_res = sampler.fit_resample(X, y)
             indices = getattr(sampler, "sample_indices_", None)
             self.sample_indices_ = None if indices is None else np.asarray(indices)
             params = self._resample_params(params, n, sampler)
