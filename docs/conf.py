@@ -20,3 +20,14 @@ exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path = ["_static"]
 html_theme_options = {"description": "features and decisions for clinical skin photographs", "fixed_sidebar": True}
+
+
+def _skip_routing_methods(app, what, name, obj, skip, options):
+    """scikit-learn generates set_*_request methods; their docstrings link to its own docs."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_routing_methods)

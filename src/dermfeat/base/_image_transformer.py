@@ -136,8 +136,8 @@ class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
     ``transform`` call, with EXIF orientation, colour conversions and clear
     :class:`~dermfeat.InvalidImageError` messages from :func:`dermfeat.io.read_image`.
 
-    Common parameters
-    -----------------
+    Parameters
+    ----------
     n_jobs : int or None
         Images are processed in chunks by ``joblib`` workers; the output keeps the
         input order and does not depend on ``n_jobs``.
@@ -211,7 +211,7 @@ class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_images, n_features_out_)
+        features : ndarray of shape (n_images, n_features)
         """
         features, _ = self._extract(X, self.on_error)
         return features
@@ -226,7 +226,7 @@ class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_images, n_features_out_)
+        features : ndarray of shape (n_images, n_features)
             Rows of invalid images are NaN.
         errors : list of (int, str, str)
             ``(index, source name, reason)`` for every invalid image.
