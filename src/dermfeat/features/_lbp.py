@@ -78,11 +78,13 @@ def _neighbour_bits(diffs, points, radius):
     for dy, dx in zip(*_sampling_points(points, radius)):
         fy, fx = math.floor(dy), math.floor(dx)
         ty, tx = dy - fy, dx - fx
+        # offsets have 5 decimals, so the exact weights have 10: rounding to 10 makes
+        # weights that are equal in exact arithmetic bitwise equal (symmetric ties cancel)
         terms = [
-            (fy, fx, (1.0 - ty) * (1.0 - tx)),
-            (fy, fx + 1, (1.0 - ty) * tx),
-            (fy + 1, fx, ty * (1.0 - tx)),
-            (fy + 1, fx + 1, ty * tx),
+            (fy, fx, round((1.0 - ty) * (1.0 - tx), 10)),
+            (fy, fx + 1, round((1.0 - ty) * tx, 10)),
+            (fy + 1, fx, round(ty * (1.0 - tx), 10)),
+            (fy + 1, fx + 1, round(ty * tx, 10)),
         ]
         acc = None
         for oy, ox, weight in terms:

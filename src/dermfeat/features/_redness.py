@@ -74,7 +74,7 @@ def otsu_threshold(values, nbins=256):
     Returns
     -------
     threshold : float
-        ``min(values)`` when all values are equal.
+        ``min(values)`` when all values are equal (up to a relative 1e-9).
 
     Examples
     --------
@@ -84,9 +84,9 @@ def otsu_threshold(values, nbins=256):
     >>> 2.0 <= otsu_threshold(values) < 10.0
     True
     """
-    values = np.asarray(values).ravel()
+    values = np.asarray(values, dtype=np.float64).ravel()
     lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
+    if hi - lo <= 1e-9 * (1.0 + abs(lo) + abs(hi)):
         return lo
     counts, edges = np.histogram(values, bins=nbins, range=(lo, hi))
     centres = (edges[:-1] + edges[1:]) / 2
