@@ -234,6 +234,8 @@ def test_unknown_metric_and_bad_parameters(binary_data):
         ThresholdTunedClassifier(LogisticRegression(), thresholds=1).fit(X, y)
     with pytest.raises(InvalidParameterError, match="cv"):
         ThresholdTunedClassifier(LogisticRegression(), cv=1.5).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="thresholds"):
+        ThresholdTunedClassifier(LogisticRegression(), thresholds="grid").fit(X, y)
     with pytest.raises(ValueError, match="two classes"):
         ThresholdTunedClassifier(LogisticRegression()).fit(X, np.zeros(len(y)))
 

@@ -30,7 +30,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
 
 from ..metrics._threshold import BINARY_ALIASES, BINARY_METRICS, _multiclass_from_confusion, threshold_metrics
-from ..utils._param_validation import HasMethods, Interval, Options, validate_parameters
+from ..utils._param_validation import HasMethods, Interval, InvalidParameterError, Options, validate_parameters
 from ._cost import bayes_threshold, resolve_cost_matrix
 from ._meta import (
     DelegatingClassifierMixin,
@@ -242,7 +242,10 @@ class ThresholdTunedClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, Cl
     thresholds : "auto", int or array-like, default="auto"
         Binary candidates: ``"auto"``: every unique out-of-fold score; an int:
         that many evenly spaced values between the smallest and largest
-        out-of-fold score; an array: these values.  Multiclass offset grid
+        out-of-fold score; an array: these values.  Built-in metrics cost
+        about the same for any number of thresholds; a scorer ``objective`` is
+        called once per threshold and fold, so prefer an int grid with it on
+        large data.  Multiclass offset grid
         (always including 0): ``"auto"``: 41 values spanning the range of the
         cost matrix (or of the decision values); an int: that many values; an
         array: these values.
@@ -453,6 +456,13 @@ class ThresholdTunedClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, Cl
         self : object
         """
         validate_parameters(self)
+        for name in ("thresholds", "cv"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not (name == "thresholds" and value == "auto"):
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(self).__name__} got the string {value!r}; "
+                    + ("only 'auto' is accepted" if name == "thresholds" else "pass an int, a float or a splitter")
+                )
         check_classification_targets(y)
         y = column_or_1d(np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy(), warn=True)
         n = n_rows(X)
