@@ -11,7 +11,6 @@ from dermfeat.model_selection import CostSensitiveClassifier, ThresholdTunedClas
 
 ESTIMATORS = [
     ThresholdTunedClassifier(LogisticRegression(), cv=3),
-    ThresholdTunedClassifier(LogisticRegression(), objective="macro_f1", thresholds=20, cv=3),
     ThresholdTunedClassifier(LogisticRegression(), tune=False),
     CostSensitiveClassifier(LogisticRegression()),
     CostSensitiveClassifier(LogisticRegression(), cost_matrix="absolute"),
