@@ -196,6 +196,20 @@ def test_scale_mean_std(tiny, images):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_decode_tolerance_allows_a_reduced_jpeg_decode(tmp_path, tiny):
+    image = cv2.resize(make_lesion_images(1, image_size=96, random_state=0).images[0], (120, 100))
+    path = tmp_path / "photo.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    exact = embedder(tiny, resize_short_side=56).fit()
+    fast = embedder(tiny, resize_short_side=56, decode_tolerance=0.2).fit()
+    assert exact._decode_target() == 56 and fast._decode_target() == 45
+    assert exact._decode(path.read_bytes(), "photo.jpg").shape[:2] == (100, 120)
+    assert fast._decode(path.read_bytes(), "photo.jpg").shape[:2] == (50, 60)  # half-scale DCT decode
+    a, b = exact.transform([str(path)]), fast.transform([str(path)])
+    assert a.shape == b.shape == (1, 8) and np.all(np.isfinite(b)) and not np.array_equal(a, b)
+    assert feature_state(exact) != feature_state(fast)  # a feature-defining parameter: the cache misses
+
+
 # ---------------------------------------------------------- test-time augmentation
 def test_tta_flip_averages_flipped_views(tiny, images):
     square = [cv2.resize(im, (40, 40)) for im in images]
