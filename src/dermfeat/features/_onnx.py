@@ -262,6 +262,15 @@ def _describe(entries):
     return ", ".join(f"{name} {tuple(shape)}" for name, shape, _ in entries)
 
 
+def _zoo_name(model):
+    """The :mod:`dermfeat.zoo` name ``model`` stands for: not an existing path but a zoo name; else None."""
+    if not isinstance(model, str) or os.path.exists(model):
+        return None
+    from ..zoo._registry import _canonical
+
+    return _canonical(model)
+
+
 # ------------------------------------------------------------------------- estimator
 class OnnxEmbedder(BaseImageTransformer):
     """Embeddings of a frozen pretrained backbone (CNN or ViT) run by onnxruntime.
@@ -284,7 +293,11 @@ class OnnxEmbedder(BaseImageTransformer):
     Parameters
     ----------
     model : str or path-like, default=None
-        The ``.onnx`` file.  Required unless ``card`` names it.
+        The ``.onnx`` file, or the name of a :mod:`dermfeat.zoo` model
+        (``"efficientnet-lite0"``, ``"dinov2-small"``) when no such file
+        exists: ``fit`` then builds it once into the zoo's cache and takes the
+        zoo's model card for the settings left at ``None``.  Required unless
+        ``card`` names it.
     card : str, path-like or dict, default=None
         A model card (JSON) giving the file, input name, preprocessing and
         outputs; see :func:`~dermfeat.features._onnx.read_model_card`.
@@ -525,6 +538,11 @@ class OnnxEmbedder(BaseImageTransformer):
     def _settings(self):
         """Card values overridden by explicitly set (non-None) parameters."""
         settings = read_model_card(self.card) if self.card is not None else {}
+        zoo_name = _zoo_name(self.model) if self.card is None else None
+        if zoo_name is not None:
+            from ..zoo import model_card_path
+
+            settings = read_model_card(model_card_path(zoo_name))
         for key in ("model", "sha256", "input_name", "output_name", "resize_short_side", "center_crop",
                     "mean", "std", "scale", "channel_order", "layout"):
             value = getattr(self, key)
@@ -534,6 +552,11 @@ class OnnxEmbedder(BaseImageTransformer):
 
     def _model_file(self):
         if self.model is not None:
+            zoo_name = _zoo_name(self.model)
+            if zoo_name is not None:
+                from ..zoo import get_model
+
+                return os.fspath(get_model(zoo_name))
             return os.fspath(self.model)
         if self.card is not None:
             model = read_model_card(self.card).get("model")
@@ -653,7 +676,7 @@ class OnnxEmbedder(BaseImageTransformer):
     def _cache_token(self):
         """The model file's SHA-256: another model (or another card) misses the cache."""
         sha = getattr(self, "model_sha256_", None) or model_sha256(self._model_file())
-        if self.card is None:
+        if self.card is None and _zoo_name(self.model) is None:
             return sha
         resolved = getattr(self, "preprocessing_", None)
         extra = (resolved, getattr(self, "input_name_", None), getattr(self, "output_name_", None))
