@@ -23,7 +23,7 @@ from ._exceptions import InvalidImageError, ModelMismatchError, SkippedImagesWar
 __version__ = "0.1.0.dev0"
 
 _SUBMODULES = {
-    "base", "cli", "datasets", "evaluation", "explain", "features", "io",
+    "base", "cli", "datasets", "evaluation", "explain", "extraction", "features", "io",
     "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "utils", "zoo",
 }
 

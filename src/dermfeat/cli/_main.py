@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": "._predict",
     "explain": "._explain",
     "demo": "._demo",
+    "extract": "._extract",
 }
 
 

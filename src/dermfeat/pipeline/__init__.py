@@ -13,6 +13,7 @@ when a sampler is named.
 """
 
 from ._factory import make_image_pipeline
+from ._fusion import make_fusion_pipeline
 from ._recipes import make_classifier, make_features, make_head, parse_constraint
 from ._resampled import SAMPLERS, ResampledClassifier, make_sampler
 
@@ -21,6 +22,7 @@ __all__ = [
     "ResampledClassifier",
     "make_classifier",
     "make_features",
+    "make_fusion_pipeline",
     "make_head",
     "make_image_pipeline",
     "make_sampler",
