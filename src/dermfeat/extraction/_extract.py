@@ -105,7 +105,15 @@ def _ensure_fitted(transformer, first_batch):
         pass
     except TypeError:  # not an estimator: use as is
         return transformer
-    return clone(transformer).fit(first_batch)
+    sample = list(first_batch)
+    while True:
+        try:
+            return clone(transformer).fit(sample)
+        except InvalidImageError as exc:  # fit (e.g. of a preprocessing step) on the readable images
+            bad = [i for i, s in enumerate(sample) if image_name(s, i) == exc.source]
+            if not bad or len(sample) == 1:
+                raise
+            del sample[bad[0]]
 
 
 def _serial_copy(transformer):
@@ -166,11 +174,18 @@ def _extract_batch(transformer, batch):
     return features[keep], keep, errors
 
 
+def _declared_names(transformer):
+    # a Pipeline of image preprocessors + extractor: the names are the extractor's
+    for candidate in (transformer, getattr(transformer, "steps", [(None, None)])[-1][1]):
+        try:
+            return [str(n) for n in candidate.get_feature_names_out()]
+        except Exception:
+            continue
+    return None
+
+
 def _feature_names(transformer, width):
-    try:
-        names = [str(n) for n in transformer.get_feature_names_out()]
-    except Exception:
-        names = None
+    names = _declared_names(transformer)
     if names is None or len(names) != width or len(set(names)) != width or set(names) & set(RESERVED_COLUMNS):
         names = [f"feature_{j}" for j in range(width)]
     return names
@@ -335,10 +350,7 @@ def _consolidate(paths, n_batches, names, labels, groups, transformer, metadata,
                   for i, s in enumerate(shapes) if s is not None]
         dtype = np.result_type(*dtypes)
     else:
-        try:
-            width = len(transformer.get_feature_names_out())
-        except Exception:
-            width = 0
+        width = len(_declared_names(transformer) or ())
         dtype = np.dtype(np.float64)
     if dtype.kind not in "fiub":
         dtype = np.dtype(np.float64)
@@ -419,8 +431,8 @@ def extract_features(
         :class:`~dermfeat.base.BaseImageTransformer`, a
         :class:`~sklearn.pipeline.FeatureUnion` of them, a preprocessing
         :class:`~sklearn.pipeline.Pipeline`, ...  Unfitted transformers are
-        cloned and fitted on the first batch (stateless extractors do not read
-        the images in ``fit``).  Give it a feature cache (``memory=``) so that
+        cloned and fitted on the readable images of the first batch (stateless
+        extractors do not read the images in ``fit``).  Give it a feature cache (``memory=``) so that
         reruns over a grown image list only compute the new images.
     images : sequence of paths or arrays
         The images, in output order.
