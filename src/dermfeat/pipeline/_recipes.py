@@ -6,13 +6,19 @@ import os
 import re
 from pathlib import Path
 
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from sklearn.pipeline import make_union
+
+from ..model_selection import ThresholdTunedClassifier
 from ._factory import make_image_pipeline
+from ._resampled import ResampledClassifier
 
 #: Handcrafted families by name -> class name in :mod:`dermfeat.features`.
 HANDCRAFTED = {
@@ -65,8 +71,10 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False):
         Feature cache folder passed to every extractor.
     n_jobs : int, optional
         Parallel extraction.
-    tta : bool, default=False
-        Test-time augmentation for embeddings (horizontal flip and five crops).
+    tta : bool or "flip", default=False
+        Test-time augmentation for embeddings, averaged in embedding space:
+        ``True`` uses the horizontal flip and five crops (10 views), ``"flip"``
+        the flip only (2 views, for slow backbones).
 
     Returns
     -------
@@ -79,8 +87,6 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False):
     FeatureUnion(transformer_list=[('colorfeatures', ColorFeatures()),
                                    ('lbpfeatures', LBPFeatures())])
     """
-    from sklearn.pipeline import make_union
-
     from .. import features as F
 
     parts = [p.strip() for p in name.split("+") if p.strip()]
@@ -101,7 +107,7 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False):
             folder = _model_dir(model_dir)
             params = {"output_name": output, "memory": memory, "n_jobs": n_jobs}
             if tta:
-                params.update(tta_flip=True, tta_crops=5)
+                params.update(tta_flip=True, tta_crops=1 if tta == "flip" else 5)
             if folder is not None and (folder / card_name).is_file():
                 out.append(F.OnnxEmbedder.from_card(folder / card_name, **params))
                 continue
@@ -125,8 +131,11 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False):
 def make_head(name, *, class_weight=None, random_state=0):
     """A classifier head from a name: ``logistic``, ``svm``, ``mlp`` or ``gb``.
 
-    ``mlp`` is the published frozen-DINO recipe: one hidden layer of 128 units,
-    with early stopping on a validation split of the *training* data.
+    ``svm`` is an RBF SVM whose scores are mapped to probabilities by Platt
+    scaling fitted on internal cross-validation of the *training* data
+    (``CalibratedClassifierCV(SVC(), ensemble=False)``).  ``mlp`` is the
+    published frozen-DINO recipe: one hidden layer of 128 units, with early
+    stopping on a validation split of the *training* data.
 
     Examples
     --------
@@ -137,7 +146,10 @@ def make_head(name, *, class_weight=None, random_state=0):
     if name == "logistic":
         return LogisticRegression(C=0.1, max_iter=5000, class_weight=class_weight)
     if name == "svm":
-        return SVC(C=1.0, kernel="rbf", probability=True, class_weight=class_weight, random_state=random_state)
+        return CalibratedClassifierCV(
+            SVC(C=1.0, kernel="rbf", class_weight=class_weight, random_state=random_state),
+            method="sigmoid", cv=5, ensemble=False,
+        )
     if name == "gb":
         return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, class_weight=class_weight, random_state=random_state)
     if name == "mlp":
@@ -179,6 +191,7 @@ def make_classifier(
     threshold="fixed",
     constraint=None,
     pos_label="atopic_dermatitis",
+    fusion="early",
     lesion_crop=False,
     color_constancy=False,
     tta=False,
@@ -210,11 +223,17 @@ def make_classifier(
         ``threshold`` metric with sensitivity >= 0.8".
     pos_label : str, default="atopic_dermatitis"
         The positive class of the threshold decision.
+    fusion : {"early", "late"}, default="early"
+        With several feature sets: ``"early"`` concatenates them before one head;
+        ``"late"`` fits one scaler + head per feature set and averages their
+        probabilities (soft voting, :class:`~sklearn.ensemble.VotingClassifier`)
+        before the decision threshold.
     lesion_crop, color_constancy : bool, default=False
         Prepend :class:`~dermfeat.preprocessing.LesionCrop` /
         :class:`~dermfeat.preprocessing.ColorConstancy`.
-    tta : bool, default=False
-        Test-time augmentation of embeddings.
+    tta : bool, "flip" or dict, default=False
+        Test-time augmentation of embeddings (see :func:`make_features`); a dict
+        sets it per feature set, e.g. ``{"efficientnet": True, "dinov2": "flip"}``.
     model_dir, memory, n_jobs
         See :func:`make_features`.
     inner_cv : int, default=5
@@ -245,14 +264,39 @@ def make_classifier(
             params["constraint"] = parse_constraint(constraint) if isinstance(constraint, str) else constraint
     elif constraint is not None:
         raise ValueError("a constraint needs a tuned threshold (threshold='specificity', say)")
-    pipe = make_image_pipeline(
-        make_features(features, model_dir=model_dir, memory=memory, n_jobs=n_jobs, tta=tta),
-        make_head(head, class_weight=class_weight, random_state=random_state),
-        sampler=sampler,
-        threshold="tuned" if tuned else "fixed",
-        random_state=random_state,
-        **params,
-    )
+    if fusion not in ("early", "late"):
+        raise ValueError(f"fusion must be 'early' or 'late', got {fusion!r}")
+    parts = [p.strip() for p in features.split("+") if p.strip()]
+
+    def extractor(part):
+        part_tta = tta.get(part, False) if isinstance(tta, dict) else tta
+        return make_features(part, model_dir=model_dir, memory=memory, n_jobs=n_jobs, tta=part_tta)
+
+    def head_():
+        return make_head(head, class_weight=class_weight, random_state=random_state)
+
+    if fusion == "late" and len(parts) > 1:
+        branches = [
+            (part, Pipeline([
+                ("features", extractor(part)),
+                ("scale", StandardScaler()),
+                ("clf", ResampledClassifier(head_(), sampler=sampler, random_state=random_state)),
+            ]))
+            for part in parts
+        ]
+        # one decision threshold, tuned on the averaged probabilities
+        vote = VotingClassifier(branches, voting="soft")
+        pipe = Pipeline([("clf", ThresholdTunedClassifier(vote, tune=tuned, **params))])
+    else:
+        union = extractor(parts[0]) if len(parts) == 1 else make_union(*[extractor(p) for p in parts])
+        pipe = make_image_pipeline(
+            union,
+            head_(),
+            sampler=sampler,
+            threshold="tuned" if tuned else "fixed",
+            random_state=random_state,
+            **params,
+        )
     pre = []
     if color_constancy:
         from ..preprocessing import ColorConstancy
