@@ -1,7 +1,6 @@
 """HandcraftedFeatures: one decode for all families, nested parameters, scikit-learn composition."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -164,3 +163,28 @@ def test_real_photographs(dermnet_dir):
 )
 def test_image_checks(check):
     check()
+
+
+FAMILY_CLASSES = [LBPFeatures, GaborFeatures, GLCMFeatures, ColorFeatures, RednessFeatures, SkinToneFeatures, QualityFeatures]
+
+
+@pytest.mark.parametrize("cls", FAMILY_CLASSES, ids=lambda c: c.__name__)
+def test_every_family_composes(cls, lesion_folder):
+    family = cls(**cls._get_test_params()[0])
+    data = load_image_folder(lesion_folder, as_frame=True)
+    frame, y = data.frame.iloc[:12], data.target[:12]
+    expected = clone(family).fit().transform(list(frame["image"]))
+    # a DataFrame column of paths
+    ct = ColumnTransformer([("photo", clone(family), ["image"])]).fit(frame)
+    np.testing.assert_array_equal(ct.transform(frame), expected)
+    # behind the image-to-image steps, and inside a FeatureUnion
+    pipe = make_pipeline(ColorConstancy(), LesionCrop(working_size=64), FeatureUnion([("f", clone(family))]))
+    assert pipe.fit_transform(list(frame["image"])).shape == expected.shape
+    # a parallel grid search over the working size
+    search = GridSearchCV(
+        make_pipeline(clone(family), LogisticRegression(max_iter=2000)),
+        {f"{cls.__name__.lower()}__image_size": [16, 24]},
+        cv=2,
+        n_jobs=2,
+    ).fit(list(frame["image"]), y)
+    assert len(search.cv_results_["params"]) == 2

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import BaseImagePreprocessor
-from ..base._inputs import as_image_list
+from ..base import BaseImagePreprocessor, as_image_list
 from ..features._handcrafted import rgb_to_lab, to_working_size
 from ..features._redness import otsu_threshold
 from ..io import image_name, source_bytes
