@@ -20,6 +20,8 @@ def add_pipeline_options(parser):
     )
     group.add_argument("--constraint", default=None, help="with a tuned threshold, e.g. 'sensitivity>=0.8'")
     group.add_argument("--pos-label", default="atopic_dermatitis", help="positive class (default atopic_dermatitis)")
+    group.add_argument("--fusion", default="early", choices=("early", "late"),
+                       help="with several feature sets: concatenate (early) or average per-set heads (late)")
     group.add_argument("--lesion-crop", action="store_true", help="crop to the lesion before extracting features")
     group.add_argument("--color-constancy", action="store_true", help="grey-world colour correction first")
     group.add_argument("--tta", action="store_true", help="test-time augmentation of embeddings")
@@ -38,6 +40,7 @@ def build_pipeline(args, pos_label):
         threshold=args.threshold,
         constraint=args.constraint,
         pos_label=pos_label,
+        fusion=args.fusion,
         lesion_crop=args.lesion_crop,
         color_constancy=args.color_constancy,
         tta=args.tta,

@@ -203,7 +203,7 @@ def evaluate(
     proba_sum = np.zeros((n, k))
     proba_count = np.zeros(n)
     preds = np.full((n_repeats, n), None, dtype=object)
-    folds = []
+    folds, fold_predictions = [], []
     for i, ((train, test), res) in enumerate(zip(splits, results)):
         repeat = min(i // per_repeat, n_repeats - 1)
         proba = None
@@ -215,6 +215,7 @@ def evaluate(
             proba_sum[test] += proba
             proba_count[test] += 1
         preds[repeat, test] = res["pred"]
+        fold_predictions.append({"test": test, "proba": proba, "pred": res["pred"]})
         metrics = fold_metrics(y[test], res["pred"], proba, classes, pos_label)
         folds.append(
             {
@@ -246,6 +247,7 @@ def evaluate(
         oof_proba=oof_proba,
         oof_pred=oof_pred,
         repeat_preds=preds,
+        fold_predictions=fold_predictions,
         subgroups=subgroups or {},
         elapsed=elapsed,
     )

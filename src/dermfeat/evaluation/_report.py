@@ -28,6 +28,9 @@ class EvaluationReport:
         Out-of-fold class probabilities, averaged over repeats.
     oof_pred : ndarray of shape (n_samples,)
         Out-of-fold predictions (majority over repeats).
+    fold_predictions : list of dict
+        Per test fold: ``test`` (indices), ``proba`` (class probabilities in the
+        order of ``classes``, or None) and ``pred``.
     classes, pos_label, groups, y, subgroups
         What the evaluation ran on.
     elapsed : float
@@ -50,6 +53,7 @@ class EvaluationReport:
         repeat_preds,
         subgroups,
         elapsed,
+        fold_predictions=None,
     ):
         self.estimator = estimator
         self.sources = sources
@@ -62,6 +66,7 @@ class EvaluationReport:
         self.oof_proba = oof_proba
         self.oof_pred = oof_pred
         self.repeat_preds = repeat_preds
+        self.fold_predictions = fold_predictions or []
         self.subgroups = subgroups
         self.elapsed = elapsed
 
