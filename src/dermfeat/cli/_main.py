@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from .. import __version__
 from .._exceptions import InvalidImageError
@@ -52,6 +53,8 @@ def main(argv=None):
     >>> main(["--version"])  # doctest: +SKIP
     dermfeat 0.1.0.dev0
     """
+    # joblib's process pool reports idle workers it restarted; not something a user acts on
+    warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

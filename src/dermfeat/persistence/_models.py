@@ -194,11 +194,15 @@ def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None):
 
 
 def _relink_model_files(estimator, model_dir):
-    from ..features._onnx import model_sha256
+    from ..features._onnx import _zoo_name, model_sha256
 
     for est in _walk(estimator):
         recorded, sha = getattr(est, "model_path_", None), getattr(est, "model_sha256_", None)
         if not (recorded and sha):
+            continue
+        if _zoo_name(getattr(est, "model", None)) is not None:
+            # a dermfeat.zoo model: the embedder finds (or rebuilds) its own file on this
+            # machine and still checks the SHA-256 it was fitted with before any use
             continue
         candidates = [Path(recorded)]
         if model_dir is not None:
