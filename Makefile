@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q --doctest-modules src/dermfeat tests
 
 docs: $(STAMP)
-	$(VENV)/bin/sphinx-build -q -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	@echo "docs: open docs/_build/html/index.html"
 
 bench: $(STAMP)
