@@ -331,10 +331,27 @@ def test_images_are_prepared_in_background_threads(tiny, images, monkeypatch):
 
     monkeypatch.setattr(OnnxEmbedder, "_prepare", recording)
     embedder(tiny, batch_size=2).fit().transform(list(images))
-    assert len(where) == len(images) and all(name.startswith("dermfeat-prepare") for name in where)
+    # the first chunk is prepared before the model has anything to run; the others ahead of it
+    assert len(where) == len(images) and all(name.startswith("dermfeat-prepare") for name in where[2:])
     where.clear()
     embedder(tiny, batch_size=2).fit().transform_with_errors(list(images) + [b"broken"])
-    assert all(name.startswith("dermfeat-prepare") for name in where)
+    assert all(name.startswith("dermfeat-prepare") for name in where[2:])
+
+
+def test_cached_chunks_are_served_without_threads(tmp_path, tiny, images, monkeypatch):
+    import threading
+
+    est = embedder(tiny, batch_size=2, memory=tmp_path).fit()
+    expected = est.transform(images[:4])  # chunks 0-1 cached, chunks 2-3 not
+    started = []
+    original = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self.name), original(self))[1])
+    out = est.transform(images)
+    np.testing.assert_array_equal(out[:4], expected)
+    assert started and all(name.startswith("dermfeat-prepare") for name in started)
+    started.clear()
+    np.testing.assert_array_equal(est.transform(images), out)  # all cached: no thread at all
+    assert started == []
 
 
 def test_errors_across_prefetched_chunks(tiny, images):

@@ -738,20 +738,32 @@ class OnnxEmbedder(BaseImageTransformer):
         if base is not _extract_chunk or self.n_jobs not in (None, 1) or len(sources) <= size:
             return super()._map_chunks(func, sources, names)
         options = dict(func.keywords) if isinstance(func, functools.partial) else {}
-        chunks = iter([range(start, min(start + size, len(sources))) for start in range(0, len(sources), size)])
-        results, pending = [], deque()
+        chunks = [range(start, min(start + size, len(sources))) for start in range(0, len(sources), size)]
+        results, pending, upcoming = [], deque(), iter(chunks)
+
+        def lookup(chunk):
+            return _lookup_chunk(self, [sources[i] for i in chunk], [names[i] for i in chunk], **options)
+
+        # Chunks served entirely from the feature cache are looked up right here:
+        # handing them to threads would cost more than the look-ups themselves.
+        for chunk in upcoming:
+            state = lookup(chunk)
+            if state[2]:  # images to compute: from here on, prepare ahead while the model runs
+                break
+            results.append(_compute_chunk(self, state))
+        else:
+            return results
         pool = ThreadPoolExecutor(max_workers=self._prefetch_chunks, thread_name_prefix="dermfeat-prepare")
 
         def submit():
-            chunk = next(chunks, None)
+            chunk = next(upcoming, None)
             if chunk is not None:
-                pending.append(
-                    pool.submit(_lookup_chunk, self, [sources[i] for i in chunk], [names[i] for i in chunk], **options)
-                )
+                pending.append(pool.submit(lookup, chunk))
 
         try:
             for _ in range(self._prefetch_chunks):
                 submit()
+            results.append(_compute_chunk(self, state))
             while pending:
                 state = pending.popleft().result()
                 submit()
