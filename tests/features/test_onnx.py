@@ -431,6 +431,20 @@ def test_cache_misses_for_another_model(tmp_path, images, monkeypatch):
     assert feature_state(refitted)["token"] == model_sha256(model) != sha_a
 
 
+def test_cache_follows_the_model_content_not_its_path(tmp_path, images, monkeypatch):
+    calls = count_computes(monkeypatch)
+    first, moved = tmp_path / "a" / "m.onnx", tmp_path / "b" / "copy.onnx"
+    for path in (first, moved):
+        path.parent.mkdir()
+        write_tiny_onnx_model(path, seed=0)
+    expected = embedder(first, memory=tmp_path / "cache").fit().transform(images)
+    calls.clear()
+    again = embedder(moved, memory=tmp_path / "cache").fit().transform(images)
+    assert sum(calls) == 0  # same bytes under another path: every row from the cache
+    np.testing.assert_array_equal(again, expected)
+    assert "model" not in feature_state(embedder(moved).fit())["params"]
+
+
 def test_cache_entries_are_files_and_survive_processes(tmp_path, tiny, images):
     est = embedder(tiny, memory=tmp_path / "cache").fit()
     expected = est.transform(images)

@@ -44,8 +44,10 @@ _COMMON_CONSTRAINTS = {
 def feature_state(estimator):
     """Everything that determines an estimator's features, as a hashable dict.
 
-    Execution parameters (``n_jobs``, ``memory``, ``on_error``, ...) are left out;
-    nested estimators are expanded recursively.
+    Execution parameters (``n_jobs``, ``memory``, ``on_error``, ...) are left out,
+    and so are those a class lists in ``_cache_ignored_params`` because its
+    ``_cache_token()`` already covers them; nested estimators are expanded
+    recursively.
 
     Parameters
     ----------
@@ -57,9 +59,12 @@ def feature_state(estimator):
     """
     state = {"class": f"{type(estimator).__module__}.{type(estimator).__qualname__}"}
     state["version"] = getattr(estimator, "_cache_version", 0)
+    # a class may leave out parameters that its token already accounts for
+    # (e.g. a model file's path, when the token is the file's content hash)
+    ignored = EXECUTION_PARAMS.union(getattr(estimator, "_cache_ignored_params", ()))
     params = {}
     for key, value in estimator.get_params(deep=False).items():
-        if key in EXECUTION_PARAMS:
+        if key in ignored:
             continue
         if isinstance(value, BaseEstimator):
             value = feature_state(value)

@@ -437,6 +437,9 @@ class OnnxEmbedder(BaseImageTransformer):
         "providers": [None, tuple, list],
     }
     _cache_version = 1
+    #: The model is identified in the cache by its content (``_cache_token``), not its
+    #: path: a moved or re-pointed copy of the same file keeps its cache entries.
+    _cache_ignored_params = ("model", "sha256")
     _output_dtype = np.float32
     #: Chunks decoded and resized ahead, each by its own thread, while the model runs.
     _prefetch_chunks = 2
