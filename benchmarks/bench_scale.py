@@ -15,8 +15,14 @@
 3. Runs the same extraction over ``--dask-images`` images on a
    ``dask.distributed.LocalCluster`` (loopback, no dashboard) with 1 and with 2
    single-threaded worker processes, and once locally with ``n_jobs=2``, and
-   prints images/s.  The cluster is started and its workers warmed up (imports)
-   before the clock starts.
+   prints images/s and images per CPU-second (of the workers, for Dask).  The
+   cluster is started and its workers warmed up (imports) before the clock
+   starts.  Wall-clock speed-ups need idle cores: the load average is printed
+   because other processes on the machine take cores from the workers, while
+   images per CPU-second hardly depends on the load.  The Dask workers run
+   without the ``MALLOC_TRIM_THRESHOLD_=65536`` Dask sets by default for worker
+   processes; a last run with it shows what it costs (about 80% more CPU time
+   per image here, all of it system time for page faults).
 """
 
 from __future__ import annotations
@@ -75,8 +81,13 @@ def child(args):
     if args.child == "dask":
         import logging
 
+        import dask
         from distributed import Client, LocalCluster
 
+        if args.malloc_trim == "unset":
+            # Dask starts worker processes with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand
+            # freed memory back at once: every image's buffers are then page-faulted in again
+            dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
@@ -88,11 +99,14 @@ def child(args):
     transformer.fit()
     after_imports = _rss_mb()
     cpu_before = _cpu_seconds()
+    workers_before = sum(client.run(_cpu_seconds).values()) if client is not None else 0.0
     start = time.perf_counter()
     result = extract_features(transformer, files, out, batch_size=args.batch_size, progress=False,
                               scheduler=client)
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_before
+    if client is not None:  # the work is done in the worker processes: count their CPU time
+        cpu = sum(client.run(_cpu_seconds).values()) - workers_before
     if client is not None:
         client.close()
         cluster.close()
@@ -102,10 +116,10 @@ def child(args):
     }))
 
 
-def measure(kind, listing, workdir, limit, args, workers=1):
+def measure(kind, listing, workdir, limit, args, workers=1, malloc_trim="unset"):
     cmd = [sys.executable, __file__, "--child", kind, "--files", str(listing), "--workdir", str(workdir),
            "--limit", str(limit), "--workers", str(workers), "--batch-size", str(args.batch_size),
-           "--features", args.features]
+           "--features", args.features, "--malloc-trim", malloc_trim]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -123,6 +137,7 @@ def main(argv=None):
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--malloc-trim", default="unset", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
@@ -149,14 +164,18 @@ def main(argv=None):
         print()
         n = min(args.dask_images, args.n_images)
         r = measure("local", listing, workdir, n, args, workers=2)
-        print(f"{'local, n_jobs=2':<34}{r['n']:>8}{r['seconds']:>8.1f}{r['images_per_s']:>10.0f}")
+        # (the CPU time of joblib's worker processes, alive at the end, is not counted: no figure)
+        print(f"{'local, n_jobs=2':<34}{r['n']:>8}{r['seconds']:>8.1f}{r['images_per_s']:>10.0f}{'-':>14}")
         speeds = {}
-        for workers in (1, 2):
-            r = measure("dask", listing, workdir, n, args, workers=workers)
-            speeds[workers] = r["images_per_s"]
+        for workers, trim in ((1, "unset"), (2, "unset"), (2, "default")):
+            r = measure("dask", listing, workdir, n, args, workers=workers, malloc_trim=trim)
+            if trim == "unset":
+                speeds[workers] = r["images_per_s"]
             label = f"Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''}"
+            if trim == "default":
+                label = "  same, Dask's MALLOC_TRIM default"
             print(f"{label:<34}{r['n']:>8}{r['seconds']:>8.1f}{r['images_per_s']:>10.0f}"
-                  f"{'':>14}{'':>16}   {r['peak_rss_mb']:>7.0f} MB (client)")
+                  f"{r['n'] / r['cpu_seconds']:>14.0f}{'':>16}   {r['peak_rss_mb']:>7.0f} MB (client)")
         print(f"2 vs 1 Dask workers: {speeds[2] / speeds[1]:.2f}x (load average now {os.getloadavg()[0]:.1f}; "
               "other processes on the machine take cores from the workers)")
     finally:
