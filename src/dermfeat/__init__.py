@@ -24,7 +24,7 @@ __version__ = "0.1.0.dev0"
 
 _SUBMODULES = {
     "base", "cli", "datasets", "evaluation", "explain", "extraction", "features", "io",
-    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "utils", "zoo",
+    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "utils", "zoo",
 }
 
 __all__ = ["InvalidImageError", "ModelMismatchError", "SkippedImagesWarning", "__version__", *sorted(_SUBMODULES)]

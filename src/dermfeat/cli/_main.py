@@ -19,6 +19,7 @@ COMMANDS = {
     "explain": "._explain",
     "demo": "._demo",
     "extract": "._extract",
+    "serve": "._serve",
 }
 
 

@@ -1,0 +1,46 @@
+"""``dermfeat serve``: options, errors, and what it hands to uvicorn."""
+
+import pytest
+
+from dermfeat.cli import main
+from dermfeat.cli._main import build_parser
+from dermfeat.cli._serve import is_loopback
+
+
+def test_defaults_listen_on_localhost():
+    args = build_parser().parse_args(["serve", "model.skops"])
+    assert (args.host, args.port) == ("127.0.0.1", 8000)
+    assert args.max_upload_mb == 20 and args.max_pixels == 50_000_000
+    assert args.severity_model is None
+
+
+@pytest.mark.parametrize("host, local", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                         ("127.0.0.2", True), ("0.0.0.0", False), ("192.168.1.5", False),
+                                         ("example.org", False)])
+def test_is_loopback(host, local):
+    assert is_loopback(host) is local
+
+
+def test_missing_model_is_a_clear_error(tmp_path, capsys):
+    assert main(["serve", str(tmp_path / "nope.skops")]) == 1
+    err = capsys.readouterr().err
+    assert "dermfeat serve: error:" in err and "Traceback" not in err
+
+
+def test_runs_uvicorn_with_the_app(saved_model, monkeypatch, capsys):
+    uvicorn = pytest.importorskip("uvicorn")
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    assert main(["serve", str(saved_model[0]), "--port", "8765", "--max-upload-mb", "1"]) == 0
+    app, kw = calls[0]
+    assert kw["host"] == "127.0.0.1" and kw["port"] == 8765
+    assert app.state.max_upload_bytes == 1024 * 1024
+    out = capsys.readouterr()
+    assert "http://127.0.0.1:8765/" in out.out and "warning" not in out.err
+
+
+def test_warns_when_listening_beyond_this_computer(saved_model, monkeypatch, capsys):
+    uvicorn = pytest.importorskip("uvicorn")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    assert main(["serve", str(saved_model[0]), "--host", "0.0.0.0"]) == 0
+    assert "anyone who can reach this address" in capsys.readouterr().err
