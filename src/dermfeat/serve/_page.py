@@ -46,7 +46,7 @@ figcaption { font-size: 12.5px; color: var(--muted); margin-top: 4px; }
 ul.quality { margin: 4px 0; padding-left: 0; list-style: none; }
 ul.quality li { background: var(--warn-bg); color: var(--warn); border-radius: 6px; padding: 5px 10px; margin: 4px 0; }
 ul.quality li.ok { background: #e9f6ec; color: #23603a; }
-footer { color: var(--muted); font-size: 12.5px; padding-bottom: 20px; }
+footer { color: var(--muted); font-size: 12.5px; margin-top: 18px; padding-bottom: 20px; }
 """
 
 SCRIPT = """
@@ -87,7 +87,8 @@ SCRIPT = """
     if (t === null) { tick.hidden = true; } else { tick.hidden = false; tick.style.left = "calc(" + (100 * t).toFixed(1) + "% - 1px)"; }
     byId("barlabel").textContent = "Probability of " + label(pos) + ": " + p.toFixed(3) +
       (t === null ? "" : (p >= t ? " \\u2265 " : " < ") + "threshold " + t.toFixed(3));
-    byId("rule").textContent = "Decision rule: " + r.decision_rule + ".";
+    byId("rule").textContent = "Decision rule: " + r.decision_rule + "." + (r.threshold !== null && r.probability < 0.5 ?
+      " The tuned threshold decides here: " + label(r["class"]) + " is predicted although its probability is below 50 %." : "");
 
     var figures = byId("figures");
     figures.hidden = !r.heatmap;
