@@ -54,14 +54,22 @@ def app(saved_model):
     return create_app(saved_model[0], max_upload_bytes=256 * 1024, max_pixels=1_000_000)
 
 
-@pytest.fixture(scope="session")
-def client(app):
+def test_client(app):
+    """FastAPI's TestClient for ``app`` (use it as a context manager)."""
     pytest.importorskip("httpx")
     with warnings.catch_warnings():
         # newer Starlette prefers the httpx2 package and says so on import
         warnings.filterwarnings("ignore", message=".*httpx2.*")
         from fastapi.testclient import TestClient
-    with TestClient(app) as client:
+    return TestClient(app)
+
+
+test_client.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    with test_client(app) as client:
         yield client
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import encode
+from .conftest import encode, test_client
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -217,8 +217,6 @@ def test_unknown_host_is_refused(client):
 
 
 def test_model_failure_is_a_json_500_without_traceback(saved_model, photo):
-    from fastapi.testclient import TestClient
-
     from dermfeat.serve import DemoPredictor, create_app
 
     predictor = DemoPredictor(saved_model[0])
@@ -227,6 +225,6 @@ def test_model_failure_is_a_json_500_without_traceback(saved_model, photo):
         raise RuntimeError("secret internal detail")
 
     predictor.predict = broken
-    with TestClient(create_app(predictor)) as client:
+    with test_client(create_app(predictor)) as client:
         message = _error(client.post("/api/predict", files={"file": ("a.jpg", photo.read_bytes())}), 500, "internal_error")
     assert "secret" not in message and "server log" in message

@@ -17,7 +17,7 @@ from dermfeat.ordinal import OrdinalClassifier
 from dermfeat.persistence import save_model
 from dermfeat.serve import QUALITY_THRESHOLDS, DemoPredictor, quality_warnings
 
-from .conftest import encode
+from .conftest import encode, test_client
 
 
 @pytest.fixture(scope="module")
@@ -126,15 +126,12 @@ def test_severity_only_from_an_ordinal_model(saved_model, tmp_path, photo):
 
 def test_severity_model_on_the_page_and_api(saved_model, photo):
     pytest.importorskip("fastapi")
-    pytest.importorskip("httpx")
-    from fastapi.testclient import TestClient
-
     from dermfeat.serve import create_app
 
     data = saved_model[1]
     severity = make_pipeline(ColorFeatures(image_size=64), OrdinalClassifier(LogisticRegression(max_iter=1000)))
     severity.fit(data.images, data.severity)
-    with TestClient(create_app(saved_model[0], severity_model=severity)) as client:
+    with test_client(create_app(saved_model[0], severity_model=severity)) as client:
         assert client.get("/api/model").json()["severity"] is True
         r = client.post("/api/predict", files={"file": ("a.jpg", photo.read_bytes())}).json()
     assert "level" in r["severity"]
@@ -150,3 +147,13 @@ def test_package_imports_without_fastapi():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert 'pip install "dermfeat[serve]"' in out.stdout
+
+
+def test_non_finite_features_become_null(predictor, clean_image, monkeypatch):
+    import json
+
+    names = predictor._tone.get_feature_names_out()
+    monkeypatch.setattr(predictor._tone, "transform", lambda images: np.full((1, len(names)), np.nan))
+    r = predictor.predict(clean_image)
+    assert r["skin_tone"]["ita"] is None and r["skin_tone"]["category"] == "unknown"
+    json.dumps(r, allow_nan=False)  # what the JSON response needs

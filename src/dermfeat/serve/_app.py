@@ -13,7 +13,8 @@ logger = logging.getLogger("dermfeat.serve")
 MULTIPART_OVERHEAD = 64 * 1024
 
 #: Host names accepted by default: the loopback names.  Refusing other ``Host``
-#: headers stops a web page from reaching the demo through DNS rebinding.
+#: headers stops a web page from reaching the demo through DNS rebinding.  ``testserver``
+#: is the name FastAPI's TestClient sends.
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
 
 _HINTS = {

@@ -146,6 +146,12 @@ def _data_url(image, fmt):
     return f"data:{mime};base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
+def _finite(value, digits):
+    """A rounded float, or None for NaN/inf (JSON has no NaN)."""
+    value = float(value)
+    return round(value, digits) if np.isfinite(value) else None
+
+
 def _label(value):
     return str(value).replace("_", " ")
 
@@ -365,9 +371,9 @@ class DemoPredictor:
             "constraint": info["constraint"],
             "decision_rule": info["decision_rule"],
             "quality_warnings": quality_warnings(q),
-            "quality": {k: round(v, 5) for k, v in q.items()},
+            "quality": {k: _finite(v, 5) for k, v in q.items()},
             "skin_tone": {
-                "ita": round(t["ita_median"], 1),
+                "ita": _finite(t["ita_median"], 1),
                 "category": ita_category(t["ita_median"]),
                 "reliable": bool(t["skin_mask_used"]),
             },
