@@ -756,7 +756,10 @@ class OnnxEmbedder(BaseImageTransformer):
             results.append(_compute_chunk(self, state))
         else:
             return results
-        pool = ThreadPoolExecutor(max_workers=self._prefetch_chunks, thread_name_prefix="dermfeat-prepare")
+        # as many preparing threads as the model has (at most _prefetch_chunks): one per core
+        # in a joblib worker that was given one core
+        depth = max(1, min(self._prefetch_chunks, self._effective_threads()))
+        pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="dermfeat-prepare")
 
         def submit():
             chunk = next(upcoming, None)
@@ -764,7 +767,7 @@ class OnnxEmbedder(BaseImageTransformer):
                 pending.append(pool.submit(lookup, chunk))
 
         try:
-            for _ in range(self._prefetch_chunks):
+            for _ in range(depth):
                 submit()
             results.append(_compute_chunk(self, state))
             while pending:
