@@ -107,6 +107,8 @@ class Bench:
         self.group_seconds = time.perf_counter() - t
         self.cv = RepeatedStratifiedGroupKFold(5, args.repeats, random_state=0)
         self.reports = {}
+        self.started = time.perf_counter()
+        self.command = ""
 
     def pipeline(self, **changes):
         params = {**BEST, **changes}
@@ -131,6 +133,7 @@ class Bench:
         self.rows.append(row)
         print(f"[{section}] {label}: " + ", ".join(f"{m} {fmt(*row[m])}" for m in METRICS)
               + f" ({seconds:.0f} s)", flush=True)
+        self.write(self.args.output, time.perf_counter() - self.started, self.command, partial=True)
         if key:
             self.reports[key] = report
         return report
@@ -223,10 +226,11 @@ class Bench:
         self.subgroup_tables = {name: report.subgroup_table(name) for name in report.subgroups}
 
     # ---------------------------------------------------------------- output
-    def write(self, path, total_seconds, command):
+    def write(self, path, total_seconds, command, partial=False):
         lines = [
             "# Benchmark results: atopic dermatitis vs other eczema (DermNet NZ)",
             "",
+            *(["**Partial results: the run was still going when this was written.**", ""] if partial else []),
             f"Reproduce with `{command}` from the repository root (needs `../shared` beside it).",
             "",
             f"- Data: `../shared/data/dermnetnz`, {len(self.files)} photographs "
@@ -280,7 +284,8 @@ class Bench:
                     lines.append(f"| {r['group']} | {r['n']} | {r.get('n_positive', '')} | {cells} |")
                 lines.append("")
         Path(path).write_text("\n".join(lines) + "\n")
-        print(f"wrote {path}")
+        if not partial:
+            print(f"wrote {path}")
 
 
 def main():
@@ -297,6 +302,9 @@ def main():
     print("data: ../shared/data/dermnetnz; models: ../shared/models (EfficientNet-Lite0, DINOv2-small-like ViT)")
     start = time.perf_counter()
     bench = Bench(args)
+    bench.command = f"python benchmarks/bench_accuracy.py --repeats {args.repeats} --n-jobs {args.n_jobs}"
+    if args.sections != parser.get_default("sections"):
+        bench.command += f" --sections {args.sections}"
     sections = args.sections.split(",")
     order = [("features", bench.features), ("heads", bench.heads), ("imbalance", bench.imbalance),
              ("decisions", bench.decisions), ("leakage", bench.leakage), ("limited", bench.limited_data),
@@ -309,10 +317,7 @@ def main():
         if name in sections:
             step()
     total = time.perf_counter() - start
-    command = f"python benchmarks/bench_accuracy.py --repeats {args.repeats} --n-jobs {args.n_jobs}"
-    if args.sections != parser.get_default("sections"):
-        command += f" --sections {args.sections}"
-    bench.write(args.output, total, command)
+    bench.write(args.output, total, bench.command)
     print(f"total: {total / 60:.1f} min")
 
 
