@@ -134,6 +134,8 @@ def test_empty_and_missing_file(client):
                                  headers={"content-type": "multipart/form-data; boundary=xyz"}), 422, "no_file")
     assert "'file'" in message
     _error(client.post("/api/predict", content=b"hello", headers={"content-type": "text/plain"}), 415, "unsupported_media_type")
+    assert "boundary" in _error(client.post("/api/predict", content=b"x", headers={"content-type": "multipart/form-data"}),
+                                400, "bad_request")
 
 
 def test_too_many_pixels(client):
