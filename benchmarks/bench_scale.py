@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scale.py [--n-images 20000] [--small 2000] [--dask-images 4000]
                                      [--image-size 64] [--batch-size 512] [--features quality]
+                                     [--repeats 3]
 
 1. Writes ``--n-images`` synthetic JPEG photographs (``make_lesion_images`` in
    chunks of 1000, one sub-folder per chunk) to a temporary folder, removed at
@@ -15,7 +16,8 @@
 3. Runs the same extraction over ``--dask-images`` images on a
    ``dask.distributed.LocalCluster`` (loopback, no dashboard) with 1 and with 2
    single-threaded worker processes, and once locally with ``n_jobs=2``, and
-   prints images/s and images per CPU-second (of the workers, for Dask).  The
+   prints images/s and images per CPU-second (of the workers, for Dask), the
+   best of ``--repeats`` interleaved runs per configuration.  The
    cluster is started and its workers warmed up (imports) before the clock
    starts.  Wall-clock speed-ups need idle cores: the load average is printed
    because other processes on the machine take cores from the workers, while
@@ -131,6 +133,7 @@ def main(argv=None):
     parser.add_argument("--dask-images", type=int, default=4000, help="images for the 1 vs 2 workers runs")
     parser.add_argument("--image-size", type=int, default=64, help="side of the images in pixels (default 64)")
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=3, help="Dask runs per configuration, best kept (default 3)")
     parser.add_argument("--features", default="quality", help="feature set (a cheap one: quality, skin_tone)")
     parser.add_argument("--child", choices=["local", "dask"], help=argparse.SUPPRESS)
     parser.add_argument("--files", help=argparse.SUPPRESS)
@@ -166,9 +169,16 @@ def main(argv=None):
         r = measure("local", listing, workdir, n, args, workers=2)
         # (the CPU time of joblib's worker processes, alive at the end, is not counted: no figure)
         print(f"{'local, n_jobs=2':<34}{r['n']:>8}{r['seconds']:>8.1f}{r['images_per_s']:>10.0f}{'-':>14}")
+        configs = ((1, "unset"), (2, "unset"), (2, "default"))
+        best = {}
+        for _ in range(args.repeats):  # interleaved, best of the repeats: bursts of load hit all alike
+            for workers, trim in configs:
+                r = measure("dask", listing, workdir, n, args, workers=workers, malloc_trim=trim)
+                if (workers, trim) not in best or r["images_per_s"] > best[workers, trim]["images_per_s"]:
+                    best[workers, trim] = r
         speeds = {}
-        for workers, trim in ((1, "unset"), (2, "unset"), (2, "default")):
-            r = measure("dask", listing, workdir, n, args, workers=workers, malloc_trim=trim)
+        for workers, trim in configs:
+            r = best[workers, trim]
             if trim == "unset":
                 speeds[workers] = r["images_per_s"]
             label = f"Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''}"

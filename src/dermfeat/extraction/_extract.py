@@ -379,8 +379,12 @@ def _consolidate(paths, n_batches, names, labels, groups, transformer, metadata,
         rows_tmp = paths.rows.with_name(f".{paths.rows.name}.{os.getpid()}.tmp")
 
         def write_npy(tmp):
-            fill(_NpySink(tmp, rows_tmp, n_rows, width, dtype, labels, groups))
-            os.replace(rows_tmp, paths.rows)
+            try:
+                fill(_NpySink(tmp, rows_tmp, n_rows, width, dtype, labels, groups))
+                os.replace(rows_tmp, paths.rows)
+            finally:
+                if rows_tmp.exists():
+                    rows_tmp.unlink()
 
         _atomic_write(paths.features, write_npy)
         _atomic_write(paths.meta, lambda p: p.write_text(json.dumps(metadata, indent=1)))
@@ -432,8 +436,9 @@ def extract_features(
         :class:`~sklearn.pipeline.FeatureUnion` of them, a preprocessing
         :class:`~sklearn.pipeline.Pipeline`, ...  Unfitted transformers are
         cloned and fitted on the readable images of the first batch (stateless
-        extractors do not read the images in ``fit``).  Give it a feature cache (``memory=``) so that
-        reruns over a grown image list only compute the new images.
+        extractors do not read the images in ``fit``).  Give it a feature cache
+        (``memory=``) so that reruns over a grown image list only compute the
+        new images.
     images : sequence of paths or arrays
         The images, in output order.
     output : path-like
