@@ -122,3 +122,20 @@ def test_cli_extract_on_the_cluster(images, tmp_path, cluster, capsys):
                  "--scheduler", cluster.scheduler_address, "--no-progress"]) == 0
     assert f"extracted 40 on {cluster.scheduler_address}" in capsys.readouterr().out
     assert sorted(read_features(out).filenames) == sorted(files)
+
+
+def test_onnx_embedder_and_shared_cache_on_the_cluster(images, tmp_path, client):
+    """Workers open the ONNX model at the client's path and fill the shared feature cache."""
+    pytest.importorskip("onnx")
+    from dermfeat.features import OnnxEmbedder
+    from dermfeat.features._onnx_tiny import write_tiny_onnx_model
+
+    files, labels, _ = images
+    model = write_tiny_onnx_model(tmp_path / "tiny.onnx")
+    cache = tmp_path / "cache"
+    embedder = OnnxEmbedder(model, center_crop=32, memory=cache)
+    remote = extract_features(embedder, files, tmp_path / "e.parquet", labels=labels, batch_size=8,
+                              progress=False, scheduler=client)
+    local = OnnxEmbedder(model, center_crop=32).fit().transform(files)
+    np.testing.assert_allclose(read_features(remote.output).X, local, rtol=1e-6)
+    assert len(embedder.fit()._feature_cache()) == len(files)

@@ -19,18 +19,22 @@ def add_parser(subparsers):
         "image (file, label, group, features) to Parquet, or to .npy + CSV when FEATURES ends in .npy. "
         "A rerun resumes an interrupted run; unreadable files are listed in <stem>.errors.csv.",
     )
-    parser.add_argument("data", help="folder of class sub-folders, a manifest CSV, or a folder of unlabelled images "
+    parser.add_argument("data", metavar="DATA", help="folder of class sub-folders, a manifest CSV, or a folder of unlabelled images "
                         "(used as such when it has no class sub-folders, or with --unlabelled)")
-    parser.add_argument("-o", "--output", required=True, help="features file (.parquet, or .npy)")
-    parser.add_argument("--features", default="handcrafted", help=f"feature set(s), joined by '+': {names} (default handcrafted)")
+    parser.add_argument("-o", "--output", metavar="FEATURES", required=True, help="features file (.parquet, or .npy)")
+    parser.add_argument("--features", default="handcrafted",
+                        help=f"feature set(s), joined by '+': {names} (default handcrafted)")
     parser.add_argument("--model-dir", default=None, help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR)")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation of embeddings")
     parser.add_argument("--cache", default=None, help="feature cache folder (features computed once per image)")
-    parser.add_argument("--batch-size", type=int, default=512, help="images per batch, row group and task (default 512)")
+    parser.add_argument("--batch-size", type=int, default=512,
+                        help="images per batch, row group and task (default 512)")
     parser.add_argument("--unlabelled", action="store_true",
                         help="every image under DATA, recursively, without labels (sub-folders are not classes)")
-    parser.add_argument("--group-column", default="group", help="manifest column written as 'group' (default group; '' for none)")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (default: this machine)")
+    parser.add_argument("--group-column", default="group",
+                        help="manifest column written as 'group' (default group; '' for none)")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address, e.g. tcp://host:8786 (default: this machine)")
     parser.add_argument("--n-jobs", type=int, default=None, help="parallel workers on this machine")
     parser.add_argument("--no-resume", action="store_true", help="start over instead of resuming an earlier run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
