@@ -4,9 +4,9 @@ The best honest pipeline on DermNet NZ, in a few lines
 
 Atopic dermatitis vs other eczema on the DermNet NZ photographs beside the project
 (``../shared/data/dermnetnz``) with the two pretrained ONNX backbones
-(``../shared/models``): EfficientNet-Lite0 and DINOv2 embeddings, one RBF SVM per
-backbone, probabilities averaged (late fusion), and one decision threshold tuned for
-macro-F1 inside each training fold. Evaluation is leak-free: near-duplicate
+(``../shared/models``): shades-of-grey colour constancy, then EfficientNet-Lite0 and
+DINOv2 embeddings, one RBF SVM per backbone, probabilities averaged (late fusion),
+and one decision threshold tuned for macro-F1 inside each training fold. Evaluation is leak-free: near-duplicate
 photographs never straddle a split.
 
 The first run computes the embeddings (a few minutes on two cores: test-time
@@ -35,6 +35,7 @@ pipe = make_classifier(
     imbalance="balanced",
     threshold="macro_f1",
     tta={"efficientnet": True, "dinov2": "flip"},
+    color_constancy=True,
     model_dir=shared / "models",
     memory=Path.home() / ".cache" / "dermfeat" / "example-features",
 )
