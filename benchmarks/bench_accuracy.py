@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import re
 import os
 import platform
 import sys
@@ -91,6 +92,27 @@ class GroupSubsample:
             yield train[np.isin(self.groups[train], keep)], test
 
 
+_ROW = re.compile(r"^\[(?P<section>[^\]]+)\] (?P<label>.+?): (?P<metrics>roc_auc .+?)(?: \((?P<seconds>\d+) s\))?$")
+
+
+def rows_from_log(path):
+    """Rows printed by an earlier run (its stdout), to continue it without recomputing them."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        match = _ROW.match(line.strip())
+        if not match:
+            continue
+        row = {"section": match["section"], "label": match["label"], "seconds": float(match["seconds"] or 0),
+               "n_folds": None, "threshold": (np.nan, np.nan), "weighted_f1": (np.nan, np.nan),
+               "accuracy": (np.nan, np.nan)}
+        for part in match["metrics"].split(", "):
+            name, value = part.split(" ", 1)
+            mean, std = (np.nan, np.nan) if value == "n/a" else tuple(float(v) for v in value.split(" ± "))
+            row[name] = (mean, std)
+        rows.append(row)
+    return rows
+
+
 def fmt(mean, std):
     return "n/a" if np.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
 
@@ -130,6 +152,8 @@ class Bench:
         for m in METRICS + ("weighted_f1", "accuracy"):
             row[m] = s.get(m, (np.nan, np.nan))
         row["threshold"] = (thresholds.mean(), thresholds.std()) if len(thresholds) else (np.nan, np.nan)
+        # a re-run (e.g. continuing an interrupted run) replaces the row of the same name
+        self.rows = [r for r in self.rows if (r["section"], r["label"]) != (section, label)]
         self.rows.append(row)
         print(f"[{section}] {label}: " + ", ".join(f"{m} {fmt(*row[m])}" for m in METRICS)
               + f" ({seconds:.0f} s)", flush=True)
@@ -162,7 +186,8 @@ class Bench:
         self.run(sec, "logistic regression (C=0.1)", self.pipeline(head="logistic"))
         self.run(sec, "MLP, one hidden layer of 128, early stopping (oversampled)",
                  self.pipeline(head="mlp", imbalance="oversample"))
-        self.run(sec, "gradient boosting (histogram)", self.pipeline(head="gb"))
+        if not self.args.skip_gb:
+            self.run(sec, "gradient boosting (histogram)", self.pipeline(head="gb"))
 
     def imbalance(self):
         sec = "Imbalance (best pipeline)"
@@ -296,6 +321,10 @@ def main():
                         help="feature cache folder (kept between runs)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--sections", default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups")
+    parser.add_argument("--skip-gb", action="store_true",
+                        help="leave out the gradient-boosting head (slow on 1,280-d embeddings: 12 fits per fold)")
+    parser.add_argument("--include-log", default=None,
+                        help="stdout of an interrupted run: its finished rows are kept and not recomputed")
     args = parser.parse_args()
     if not (DATA / "manifest.csv").is_file() or not (MODELS / "efficientnet_lite0.onnx").is_file():
         sys.exit("this benchmark needs ../shared/data/dermnetnz and ../shared/models beside the project")
@@ -309,6 +338,9 @@ def main():
     order = [("features", bench.features), ("heads", bench.heads), ("imbalance", bench.imbalance),
              ("decisions", bench.decisions), ("leakage", bench.leakage), ("limited", bench.limited_data),
              ("multiclass", bench.multiclass), ("subgroups", bench.subgroups)]
+    if args.include_log:
+        bench.rows.extend(rows_from_log(args.include_log))
+        print(f"kept {len(bench.rows)} rows from {args.include_log}")
     if "features" not in sections:  # every other section compares with the best pipeline
         bench.run("Feature sets", "**best**: EfficientNet + DINOv2 CLS, late fusion, TTA", bench.pipeline(), key="best")
     if "leakage" in sections and "decisions" not in sections:
