@@ -10,28 +10,19 @@ import cv2
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ..utils._param_validation import Interval, validate_parameters
+from ..utils._param_validation import Interval, validate_arguments
 
 TARGET_NAMES = np.array(["atopic_dermatitis", "eczema"], dtype=object)
 SIGN_NAMES = np.array(["erythema", "oedema", "excoriation", "lichenification"], dtype=object)
 
 
-class _Params:
-    """Adapter so :func:`validate_parameters` can check a function's arguments."""
-
-    _parameter_constraints = {
-        "n_samples": [Interval(Integral, 1, None)],
-        "image_size": [Interval(Integral, 16, 2048)],
-        "positive_fraction": [Interval(Real, 0, 1)],
-        "n_patients": [None, Interval(Integral, 1, None)],
-        "quality_variation": [Interval(Real, 0, 1)],
-    }
-
-    def __init__(self, **params):
-        self.params = params
-
-    def get_params(self, deep=False):
-        return self.params
+_CONSTRAINTS = {
+    "n_samples": [Interval(Integral, 1, None)],
+    "image_size": [Interval(Integral, 16, 2048)],
+    "positive_fraction": [Interval(Real, 0, 1)],
+    "n_patients": [None, Interval(Integral, 1, None)],
+    "quality_variation": [Interval(Real, 0, 1)],
+}
 
 
 def _smooth_noise(rng, size, scale):
@@ -201,14 +192,16 @@ def make_lesion_images(
     >>> sorted(set(data.labels)) == sorted(data.target_names)
     True
     """
-    validate_parameters(
-        _Params(
-            n_samples=n_samples,
-            image_size=image_size,
-            positive_fraction=positive_fraction,
-            n_patients=n_patients,
-            quality_variation=quality_variation,
-        )
+    validate_arguments(
+        "make_lesion_images",
+        _CONSTRAINTS,
+        {
+            "n_samples": n_samples,
+            "image_size": image_size,
+            "positive_fraction": positive_fraction,
+            "n_patients": n_patients,
+            "quality_variation": quality_variation,
+        },
     )
     rng = check_random_state(random_state)
     n_patients = max(1, n_samples // 3) if n_patients is None else min(n_patients, n_samples)

@@ -17,7 +17,7 @@ from sklearn.utils import Bunch
 from .._exceptions import InvalidImageError, SkippedImagesWarning
 from ..base import as_image_list, content_hash
 from ..io import image_name, read_image, source_bytes
-from ..utils._param_validation import Interval, Options, validate_parameters
+from ..utils._param_validation import Interval, Options, validate_arguments
 
 _ORB_SIDE = 320  # longer side of the image used for keypoints
 _HIST_BINS = (12, 6, 6)  # HSV histogram for candidate search
@@ -98,22 +98,15 @@ def _popcount(x):
     return table[as_bytes].sum(axis=-1)
 
 
-class _Params:
-    _parameter_constraints = {
-        "threshold": [Interval(Integral, 0, 64)],
-        "match_crops": ["boolean"],
-        "n_candidates": [Interval(Integral, 1, None)],
-        "min_inliers": [Interval(Integral, 4, None)],
-        "min_spread": [Interval(Real, 0, 1)],
-        "on_error": [Options("raise", "singleton")],
-        "n_jobs": [None, Integral],
-    }
-
-    def __init__(self, **params):
-        self.params = params
-
-    def get_params(self, deep=False):
-        return self.params
+_CONSTRAINTS = {
+    "threshold": [Interval(Integral, 0, 64)],
+    "match_crops": ["boolean"],
+    "n_candidates": [Interval(Integral, 1, None)],
+    "min_inliers": [Interval(Integral, 4, None)],
+    "min_spread": [Interval(Real, 0, 1)],
+    "on_error": [Options("raise", "singleton")],
+    "n_jobs": [None, Integral],
+}
 
 
 def near_duplicate_groups(
@@ -210,16 +203,18 @@ def near_duplicate_groups(
     >>> details.pairs[0][:3]
     (0, 3, 'crop')
     """
-    validate_parameters(
-        _Params(
-            threshold=threshold,
-            match_crops=match_crops,
-            n_candidates=n_candidates,
-            min_inliers=min_inliers,
-            min_spread=min_spread,
-            on_error=on_error,
-            n_jobs=n_jobs,
-        )
+    validate_arguments(
+        "near_duplicate_groups",
+        _CONSTRAINTS,
+        {
+            "threshold": threshold,
+            "match_crops": match_crops,
+            "n_candidates": n_candidates,
+            "min_inliers": min_inliers,
+            "min_spread": min_spread,
+            "on_error": on_error,
+            "n_jobs": n_jobs,
+        },
     )
     sources = as_image_list(images)
     names = [image_name(s, i) for i, s in enumerate(sources)]

@@ -7,6 +7,7 @@ from ._param_validation import (
     InvalidParameterError,
     Options,
     PathLike,
+    validate_arguments,
     validate_parameters,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "Options",
     "PathLike",
     "all_image_estimators",
+    "validate_arguments",
     "validate_parameters",
 ]

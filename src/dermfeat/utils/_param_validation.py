@@ -147,6 +147,34 @@ def validate_parameters(estimator, params=None):
     """
     constraints = getattr(type(estimator), "_parameter_constraints", {})
     params = estimator.get_params(deep=False) if params is None else params
+    validate_arguments(type(estimator).__name__, constraints, params)
+
+
+def validate_arguments(owner, constraints, params):
+    """Check values against constraints; the shared core of :func:`validate_parameters`.
+
+    Functions use it directly for their keyword arguments.
+
+    Parameters
+    ----------
+    owner : str
+        Name of the estimator or function, for the message.
+    constraints : dict
+        Argument name -> list of accepted constraints.
+    params : dict
+        Argument name -> value (names without constraints are ignored).
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the argument, what it must be and what it was.
+
+    Examples
+    --------
+    >>> from numbers import Integral
+    >>> from dermfeat.utils import Interval, validate_arguments
+    >>> validate_arguments("f", {"k": [Interval(Integral, 1, None)]}, {"k": 3})
+    """
     for name, allowed in constraints.items():
         if name not in params:
             continue
@@ -155,6 +183,4 @@ def validate_parameters(estimator, params=None):
             continue
         choices = [_describe(c) for c in allowed]
         text = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {type(estimator).__name__} must be {text}. Got {value!r} instead."
-        )
+        raise InvalidParameterError(f"The {name!r} parameter of {owner} must be {text}. Got {value!r} instead.")
