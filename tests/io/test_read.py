@@ -221,3 +221,58 @@ def test_heic_without_extra_is_explained():
     fake_heic = b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40
     with pytest.raises(InvalidImageError, match="HEIC"):
         read_image(fake_heic)
+
+
+def _pillow_decode(data, scale=1):
+    """The reference: Pillow alone (draft scale, EXIF orientation, RGB)."""
+    from PIL import ImageOps
+
+    img = Image.open(io.BytesIO(data))
+    if scale > 1:
+        img.draft(img.mode, (img.width // scale, img.height // scale))
+    return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+
+
+def _textured(h=123, w=157, seed=0):
+    """Odd sizes (partial MCUs at every scale) and real texture, so that any decoder difference shows."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (3, 3), 0)
+    return cv2.addWeighted(noise, 0.5, cv2.resize(_photo(), (w, h)), 0.5, 0)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_jpeg_fast_path_equals_pillow_for_every_orientation(orientation):
+    # read_image decodes complete RGB / grey JPEGs with OpenCV's libjpeg-turbo; the
+    # pixels and the EXIF orientation must be exactly Pillow's
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(_textured(), quality=90, exif=exif)
+    np.testing.assert_array_equal(read_image(data), _pillow_decode(data))
+
+
+@pytest.mark.parametrize("min_side, scale", [(None, 1), (60, 2), (30, 4), (15, 8)])
+@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 and 4:2:0 chroma
+def test_jpeg_fast_path_equals_pillow_at_every_scale(min_side, scale, subsampling):
+    data = _encode(_textured(), quality=85, subsampling=subsampling)
+    reduced = read_image(data, min_side=min_side)
+    expected = _pillow_decode(data, scale)
+    assert reduced.shape == expected.shape == (-(-123 // scale), -(-157 // scale), 3)
+    np.testing.assert_array_equal(reduced, expected)
+
+
+def test_grey_jpeg_and_jpeg_with_trailing_bytes():
+    grey = _textured()[..., 0]
+    data = _encode(grey, quality=90)
+    image = read_image(data)
+    assert image.shape == grey.shape + (3,)
+    np.testing.assert_array_equal(image, _pillow_decode(data))
+    # bytes after the end-of-image marker (some cameras append data): decoded by Pillow
+    np.testing.assert_array_equal(read_image(data + b"trailer"), image)
+
+
+def test_truncated_jpeg_is_refused_at_every_length():
+    data = _encode(_textured(), quality=90)
+    for cut in (len(data) // 3, len(data) - 40, len(data) - 2):
+        with pytest.raises(InvalidImageError, match="cut.jpg: truncated or corrupt image data"):
+            read_image(data[:cut], name="cut.jpg")
+

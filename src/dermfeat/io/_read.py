@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import math
 import os
 import struct
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -230,15 +230,6 @@ def _open(data, name):
         raise InvalidImageError(name, f"unreadable image header ({exc})") from None
 
 
-def _draft_size(width, height, min_side):
-    """Requested size for ``Image.draft`` that keeps the shorter side >= min_side."""
-    short = min(width, height)
-    if short <= min_side:
-        return None
-    scale = min_side / short
-    return (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale)))
-
-
 def _decode_bytes(data, name, min_side, max_pixels):
     img = _open(data, name)
     width, height = img.size
@@ -250,10 +241,14 @@ def _decode_bytes(data, name, min_side, max_pixels):
             f"{width}x{height} = {width * height:,} pixels is over the limit of {max_pixels:,} "
             "(refused as a possible decompression bomb; pass max_pixels to allow it)",
         )
+    scale = 1
     if min_side is not None and img.format == "JPEG":
-        request = _draft_size(width, height, int(min_side))
-        if request is not None and img.mode in ("RGB", "L", "CMYK"):
-            img.draft(img.mode, request)
+        scale = _jpeg_scale(width, height, int(min_side))
+    image = _decode_jpeg_fast(data, img, scale)
+    if image is not None:
+        return image
+    if scale > 1 and img.mode in ("RGB", "L", "CMYK"):
+        img.draft(img.mode, (max(1, width // scale), max(1, height // scale)))  # Pillow picks the scale
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -267,6 +262,68 @@ def _decode_bytes(data, name, min_side, max_pixels):
     except _DECODE_ERRORS as exc:
         warnings.warn(f"{name}: EXIF orientation could not be applied ({exc}); image left as stored", stacklevel=3)
     return _pil_to_rgb(img, name)
+
+
+def _jpeg_scale(width, height, min_side):
+    """Largest JPEG DCT scale denominator (1, 2, 4 or 8) keeping the shorter side >= min_side."""
+    short = min(width, height)
+    for scale in (8, 4, 2):
+        if -(-short // scale) >= min_side:  # libjpeg rounds scaled sizes up
+            return scale
+    return 1
+
+
+#: OpenCV flags decoding an 8-bit JPEG to RGB at 1/1, 1/2, 1/4 or 1/8 scale.  EXIF
+#: orientation is ignored by OpenCV and applied from Pillow's reading of the header,
+#: so that both decoders orient images alike.
+_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
+_CV2_FLAGS = {
+    scale: (flag & ~cv2.IMREAD_COLOR if _RGB else flag) | (_RGB or 0) | cv2.IMREAD_IGNORE_ORIENTATION
+    for scale, flag in {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }.items()
+}
+#: Pillow's ``Image.transpose`` operation for each EXIF orientation, as numpy views.
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+    7: lambda a: a.transpose(1, 0, 2)[::-1, ::-1],
+    8: lambda a: a.transpose(1, 0, 2)[::-1],
+}
+
+
+def _decode_jpeg_fast(data, img, scale):
+    """Decode a complete 8-bit RGB or grey JPEG with OpenCV's libjpeg-turbo, or return None.
+
+    The pixels are the same as Pillow's (both decode with libjpeg-turbo's default
+    settings, at the same DCT scale), but OpenCV writes them straight into a numpy
+    array, where Pillow's ``load`` plus the array export take about four times as
+    long.  Anything else -- other formats, CMYK, transparency, a stream without its
+    end-of-image marker (truncated), or a stream OpenCV refuses -- returns None, and
+    the caller decodes with Pillow, which reports the precise problem.
+    """
+    if img.format != "JPEG" or img.mode not in ("RGB", "L") or "transparency" in img.info:
+        return None
+    if not data.endswith(b"\xff\xd9") or img.size[0] * img.size[1] >= 1 << 30:
+        return None
+    try:
+        orientation = img.getexif().get(0x0112, 1)
+    except _DECODE_ERRORS:
+        return None  # Pillow's path warns that the orientation could not be applied
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), _CV2_FLAGS[scale])
+    if image is None or image.ndim != 3 or image.shape[2] != 3:
+        return None
+    if _RGB is None:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if orientation in _ORIENT:
+        image = np.ascontiguousarray(_ORIENT[orientation](image))
+    return image
 
 
 def _pil_to_rgb(img, name):
