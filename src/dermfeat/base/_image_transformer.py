@@ -15,6 +15,7 @@ validate and convert the input, the hooks receive decoded RGB ``uint8`` arrays.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from numbers import Integral
@@ -129,15 +130,27 @@ class _ImageInputMixin:
 
 
 def _one_opencv_thread(func, *args):
-    """Run one parallel task with OpenCV single-threaded (joblib already uses the cores).
+    """Run one parallel task with OpenCV single-threaded (joblib already uses the cores)."""
+    with opencv_single_threaded():
+        return func(*args)
 
-    Without this each worker's OpenCV starts a thread per core and the workers
-    oversubscribe the machine; the previous setting is restored afterwards.
+
+@contextlib.contextmanager
+def opencv_single_threaded():
+    """Run OpenCV single-threaded inside the block; the previous setting is restored.
+
+    For code that already keeps the cores busy by other means (joblib workers, or
+    preparation threads working beside a model's own threads).  Without it every
+    OpenCV call fans out to OpenCV's pool of one thread per core, whose threads
+    then compete with that other work: preparing a 640 x 480 photograph for a
+    224 x 224 model takes about 1.45 ms of CPU with the pool against 0.95 ms
+    without it.  The setting is process-wide, so enter this from the thread that
+    starts the work, not from each worker thread.
     """
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return func(*args)
+        yield
     finally:
         cv2.setNumThreads(previous)
 
