@@ -5,7 +5,6 @@ import io
 import json
 
 import cv2
-import numpy as np
 import pytest
 
 from dermfeat.cli import main

@@ -54,7 +54,7 @@ def run(args):
     y = data.labels
     pos_label = "atopic_dermatitis" if "atopic_dermatitis" in set(y) else sorted(set(y))[-1]
     print(f"data: {source}")
-    print(f"classes: " + ", ".join(f"{c} {int((y == c).sum())}" for c in sorted(set(y))) + f"; positive class {pos_label}")
+    print("classes: " + ", ".join(f"{c} {int((y == c).sum())}" for c in sorted(set(y))) + f"; positive class {pos_label}")
     cache = tempfile.mkdtemp(prefix="dermfeat_demo_cache_")
     cv = RepeatedStratifiedGroupKFold(args.folds, args.repeats, random_state=0)
     if isinstance(groups, str):

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._param_validation import HasMethods, Interval, Options, validate_parameters
+from ..utils._param_validation import HasMethods, Options, validate_parameters
 from ._meta import (
     DelegatingClassifierMixin,
     aligned_response,
