@@ -22,9 +22,10 @@ and the ratio of the two (1.0 means image preparation costs nothing).  The two
 are measured alternately in the same process, ``--repeats`` times each, and the
 best run of each is kept, so that load from other processes on the machine
 affects both alike.  The CPU time per image is printed too: it hardly depends on
-other processes, and ``raw CPU / embedder CPU`` is the ratio an otherwise idle
-machine reaches when image preparation overlaps inference perfectly (on a machine
-whose cores the model alone already saturates, it is also the upper bound).
+other processes.  On a machine whose cores the model alone already keeps busy,
+``raw CPU / embedder CPU`` is about the ratio that can be reached: the embedder
+prepares each batch with all the model's threads, then runs the model, so its
+extra CPU per image is the preparation itself.
 """
 
 from __future__ import annotations

@@ -318,28 +318,40 @@ def test_n_jobs_and_chunks_keep_order(tiny, images):
     np.testing.assert_array_equal(one[: len(images)], one[len(images): 2 * len(images)])
 
 
-def test_images_are_prepared_in_background_threads(tiny, images, monkeypatch):
-    """With several chunks, decoding/resizing runs in prefetch threads while the model runs."""
+def test_each_chunk_is_prepared_by_every_thread(tiny, images, monkeypatch):
+    """Decoding/resizing a chunk is shared between this thread and the pool, then the model runs."""
     import threading
 
-    where = []
-    original = OnnxEmbedder._prepare
+    where, order = [], []
+    original, run = OnnxEmbedder._prepare, OnnxEmbedder._compute
 
     def recording(self, image):
         where.append(threading.current_thread().name)
+        order.append("prepare")
         return original(self, image)
 
+    def computing(self, prepared, **options):
+        order.append("compute")
+        return run(self, prepared, **options)
+
     monkeypatch.setattr(OnnxEmbedder, "_prepare", recording)
-    embedder(tiny, batch_size=2).fit().transform(list(images))
-    # the first chunk is prepared before the model has anything to run; the others ahead of it
-    assert len(where) == len(images) and all(name.startswith("dermfeat-prepare") for name in where[2:])
+    monkeypatch.setattr(OnnxEmbedder, "_compute", computing)
+    est = embedder(tiny, batch_size=4, n_threads=2).fit()
+    out = est.transform(list(images))
+    assert len(where) == len(images) == 8
+    # the first chunk is looked up here (it might have come from the cache); the
+    # second is shared: two images in this thread, two in the pool's
+    assert set(where[:4]) == {"MainThread"}
+    assert sorted(n.split("_")[0] for n in where[4:]) == ["MainThread"] * 2 + ["dermfeat-prepare"] * 2
+    assert order == ["prepare"] * 4 + ["compute"] + ["prepare"] * 4 + ["compute"]  # alternate, not overlap
+    np.testing.assert_array_equal(out, embedder(tiny, batch_size=8, n_threads=1).fit().transform(list(images)))
     where.clear()
-    embedder(tiny, batch_size=2).fit().transform_with_errors(list(images) + [b"broken"])
-    assert all(name.startswith("dermfeat-prepare") for name in where[2:])
+    est.transform_with_errors(list(images) + [b"broken"])
+    assert any(name.startswith("dermfeat-prepare") for name in where)
 
 
 def test_background_preparation_runs_opencv_single_threaded(tiny, images, monkeypatch):
-    """The preparing threads work beside the model's threads: no OpenCV pool on top."""
+    """The preparing threads share the cores: no OpenCV pool on top of them."""
     seen = []
     original = OnnxEmbedder._prepare
 
@@ -349,7 +361,7 @@ def test_background_preparation_runs_opencv_single_threaded(tiny, images, monkey
 
     monkeypatch.setattr(OnnxEmbedder, "_prepare", recording)
     before = cv2.getNumThreads()
-    embedder(tiny, batch_size=2).fit().transform(list(images))
+    embedder(tiny, batch_size=2, n_threads=2).fit().transform(list(images))
     assert set(seen[2:]) == {1} and cv2.getNumThreads() == before  # restored afterwards
 
 
@@ -390,7 +402,7 @@ def test_resize_same_size_and_enlarging():
 def test_cached_chunks_are_served_without_threads(tmp_path, tiny, images, monkeypatch):
     import threading
 
-    est = embedder(tiny, batch_size=2, memory=tmp_path).fit()
+    est = embedder(tiny, batch_size=2, memory=tmp_path, n_threads=2).fit()
     expected = est.transform(images[:4])  # chunks 0-1 cached, chunks 2-3 not
     started = []
     original = threading.Thread.start
@@ -431,9 +443,9 @@ def count_computes(monkeypatch):
     calls = []
     original = OnnxEmbedder._compute
 
-    def counting(self, prepared):
+    def counting(self, prepared, **options):
         calls.append(len(prepared))
-        return original(self, prepared)
+        return original(self, prepared, **options)
 
     monkeypatch.setattr(OnnxEmbedder, "_compute", counting)
     return calls

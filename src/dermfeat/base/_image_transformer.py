@@ -371,11 +371,30 @@ def _lookup_chunk(transformer, sources, names, raising=None, cache=_AUTO):
     return out, errors, todo, cache, names
 
 
-def _compute_chunk(transformer, state):
-    """Second half of :func:`_extract_chunk`: compute the misses in one batch, store them."""
+def _merge_states(states):
+    """Join the states of consecutive parts of one chunk (see :func:`_lookup_chunk`) into one."""
+    if len(states) == 1:
+        return states[0]
+    outs, errors, todo, names, offset = [], [], [], [], 0
+    for out, part_errors, part_todo, cache, part_names in states:
+        outs.append(out)
+        errors.extend((offset + j, name, reason) for j, name, reason in part_errors)
+        todo.extend((offset + j, key, prepared) for j, key, prepared in part_todo)
+        names.extend(part_names)
+        offset += out.shape[0]
+    return np.vstack(outs), errors, todo, states[0][3], names
+
+
+def _compute_chunk(transformer, state, **options):
+    """Second half of :func:`_extract_chunk`: compute the misses in one batch, store them.
+
+    ``options`` are passed on to the transformer's ``_compute``.
+    """
     out, errors, todo, cache, names = state
     if todo:
-        computed = np.asarray(transformer._compute([p for _, _, p in todo]), dtype=transformer._output_dtype)
+        computed = np.asarray(
+            transformer._compute([p for _, _, p in todo], **options), dtype=transformer._output_dtype
+        )
         if computed.shape != (len(todo), transformer.n_features_out_):
             raise RuntimeError(
                 f"{type(transformer).__name__} computed features of shape {computed.shape}, "

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from pathlib import Path
@@ -19,7 +19,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._exceptions import ModelMismatchError
 from ..base import BaseImageTransformer
-from ..base._image_transformer import _compute_chunk, _extract_chunk, _lookup_chunk, opencv_single_threaded
+from ..base._image_transformer import (
+    _compute_chunk,
+    _extract_chunk,
+    _lookup_chunk,
+    _merge_states,
+    opencv_single_threaded,
+)
 from ..utils._param_validation import Interval, Options, PathLike, validate_parameters
 
 __all__ = ["OnnxEmbedder"]
@@ -40,10 +46,10 @@ def _resize(image, size, interpolation):
     spread less the one bilinear sampling adds), then samples bilinearly; for
     gentler reductions box averaging (``"area"``) is the closer match; when
     enlarging, plain bilinear.  Against Pillow on the shared photographs (mean
-    absolute pixel difference) it is 0.29 where ``"area"`` is 0.64 at ``s = 1.875``
-    (640 x 480 photographs resized to 256), 0.23 against 1.35 at ``s = 2`` and
-    0.22 against 1.40 at ``s = 4``, and it is about twice as fast as ``"area"``
-    at ``s = 1.875``.
+    absolute pixel difference) it is 0.25 where ``"area"`` is 0.64 at ``s = 1.875``
+    (640 x 480 photographs resized to 256), 0.20 against 1.35 at ``s = 2`` and
+    0.20 against 1.40 at ``s = 4``, and it is about three times as fast as
+    ``"area"`` at ``s = 1.875``.
     """
     width, height = size
     if (width, height) == image.shape[1::-1]:
@@ -56,7 +62,8 @@ def _resize(image, size, interpolation):
         if min(sx, sy) < 1.5:
             return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         sigma_x, sigma_y = 0.45 * np.sqrt(sx * sx - 1.0), 0.45 * np.sqrt(sy * sy - 1.0)
-        kx, ky = 2 * int(np.ceil(2.0 * sigma_x)) + 1, 2 * int(np.ceil(2.0 * sigma_y)) + 1
+        # kernels of +-1.5 sigma (rounded): shorter kernels were as close to Pillow, and faster
+        kx, ky = 2 * round(1.5 * sigma_x) + 1, 2 * round(1.5 * sigma_y) + 1
         blurred = cv2.GaussianBlur(image, (kx, ky), sigmaX=sigma_x, sigmaY=sigma_y)
         return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
     flag = _INTERPOLATION[interpolation]
@@ -177,8 +184,8 @@ def _load_model(path, sha256, n_threads, providers):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    # Idle intra-op threads sleep instead of spinning, so that the threads that
-    # decode and resize the next batch get the cores while the model waits.
+    # Idle intra-op threads sleep instead of spinning, so that between model calls
+    # the threads that decode and resize the next batch get the cores.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(os.fspath(path), sess_options=options, providers=list(providers))
@@ -319,9 +326,9 @@ class OnnxEmbedder(BaseImageTransformer):
     ``embedding``, ``cls_embedding``, ``patch_mean``) is the feature row.
 
     JPEG files are decoded directly at a reduced scale whenever that keeps the
-    shorter side at least ``resize_short_side``, and the next batch is decoded
-    and resized in background threads while the model runs on the current one,
-    so image preparation does not starve the model.
+    shorter side at least ``resize_short_side``; each batch is decoded, resized
+    and normalised by as many threads as the model uses, then the model runs on
+    it with all of them, so image preparation does not starve the model.
 
     Settings can come from a model card (``card=`` or :meth:`from_card`):
     parameters left at ``None`` are taken from the card, then from the model's
@@ -374,9 +381,10 @@ class OnnxEmbedder(BaseImageTransformer):
         shorter side stays at least ``resize_short_side * (1 - decode_tolerance)``
         (and then enlarged to ``resize_short_side``).  ``0`` never loses detail;
         ``0.1`` lets a 480-pixel photograph decode at half size for a 256 target,
-        which cuts its preparation time by more than half; on the shared
-        photographs this changes EfficientNet-Lite0 embeddings about as much as
-        bicubic instead of area resizing does (mean cosine similarity 0.98).
+        which cuts its preparation time by more than half, but loses detail:
+        on the shared photographs the EfficientNet-Lite0 embeddings then have
+        mean cosine similarity 0.990 (lowest 0.958) to the card's reference
+        preprocessing, against 0.9993 (lowest 0.998) with exact decoding.
     tta_flip : bool, default=False
         Test-time augmentation: also embed the horizontally flipped image.
     tta_crops : {1, 5}, default=1
@@ -483,8 +491,6 @@ class OnnxEmbedder(BaseImageTransformer):
     #: path: a moved or re-pointed copy of the same file keeps its cache entries.
     _cache_ignored_params = ("model", "sha256")
     _output_dtype = np.float32
-    #: Chunks decoded and resized ahead, each by its own thread, while the model runs.
-    _prefetch_chunks = 2
 
     def __init__(
         self,
@@ -777,48 +783,53 @@ class OnnxEmbedder(BaseImageTransformer):
         return max(1, int(np.ceil(self.preprocessing_["resize_short_side"] * (1.0 - self.decode_tolerance))))
 
     def _map_chunks(self, func, sources, names):
-        """Prepare the next chunks in background threads while the model runs on this one."""
-        size = int(self.batch_size)
+        """Prepare each chunk on every core, then run the model on it with every core.
+
+        Preparation (reading, decoding, resizing) and inference alternate rather
+        than overlap: a backbone keeps all the cores it is given busy, so
+        preparing the next chunk beside it only takes cores from it, and costs
+        extra CPU besides (threads competing for the same cores and caches).
+        Preparing one chunk with as many threads as the model has, then running
+        the model, was measured faster on EfficientNet-Lite0 (see
+        ``benchmarks/bench_embeddings.py``).
+        """
         base = func.func if isinstance(func, functools.partial) else func
-        if base is not _extract_chunk or self.n_jobs not in (None, 1) or len(sources) <= size:
+        threads = self._effective_threads()
+        if base is not _extract_chunk or self.n_jobs not in (None, 1) or threads < 2:
             return super()._map_chunks(func, sources, names)
         options = dict(func.keywords) if isinstance(func, functools.partial) else {}
+        size = int(self.batch_size)
         chunks = [range(start, min(start + size, len(sources))) for start in range(0, len(sources), size)]
-        results, pending, upcoming = [], deque(), iter(chunks)
 
-        def lookup(chunk):
-            return _lookup_chunk(self, [sources[i] for i in chunk], [names[i] for i in chunk], **options)
+        def lookup(part):
+            return _lookup_chunk(self, [sources[i] for i in part], [names[i] for i in part], **options)
 
         # Chunks served entirely from the feature cache are looked up right here:
         # handing them to threads would cost more than the look-ups themselves.
-        for chunk in upcoming:
+        results, remaining = [], iter(chunks)
+        for chunk in remaining:
             state = lookup(chunk)
-            if state[2]:  # images to compute: from here on, prepare ahead while the model runs
+            if state[2]:  # images to compute: from here on, every thread prepares
                 break
             results.append(_compute_chunk(self, state))
         else:
             return results
-        # as many preparing threads as the model has (at most _prefetch_chunks): one per core
-        # in a joblib worker that was given one core
-        depth = max(1, min(self._prefetch_chunks, self._effective_threads()))
-        pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="dermfeat-prepare")
+        pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dermfeat-prepare")
 
-        def submit():
-            chunk = next(upcoming, None)
-            if chunk is not None:
-                pending.append(pool.submit(lookup, chunk))
+        def spread(work, n):
+            """``work(indices)`` over ``threads`` consecutive parts of range(n): this thread takes the first."""
+            n_parts = max(1, min(threads, n))
+            parts = [range(k * n // n_parts, (k + 1) * n // n_parts) for k in range(n_parts)]
+            futures = [pool.submit(work, part) for part in parts[1:]]
+            return [work(parts[0])] + [future.result() for future in futures]
 
-        # The preparing threads work beside the model's threads: OpenCV's own pool
-        # would only add more threads competing for the same cores.
+        # OpenCV's own pool would only add threads competing for the same cores.
         with opencv_single_threaded():
             try:
-                for _ in range(depth):
-                    submit()
-                results.append(_compute_chunk(self, state))
-                while pending:
-                    state = pending.popleft().result()
-                    submit()
-                    results.append(_compute_chunk(self, state))
+                results.append(_compute_chunk(self, state, spread=spread))
+                for chunk in remaining:
+                    states = spread(lambda part, chunk=chunk: lookup([chunk[i] for i in part]), len(chunk))
+                    results.append(_compute_chunk(self, _merge_states(states), spread=spread))
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
         return results
@@ -860,7 +871,7 @@ class OnnxEmbedder(BaseImageTransformer):
             views[n:] = views[:n, :, ::-1]
         return views
 
-    def _normalise(self, views):
+    def _normalise(self, views, out=None):
         """uint8 ``(n, h, w, 3)`` RGB views -> the model's float32 tensor, in one fused pass."""
         pre = self.preprocessing_
         if self._affine is None:
@@ -871,26 +882,51 @@ class OnnxEmbedder(BaseImageTransformer):
         gain, shift = self._affine
         source = views[..., ::-1] if pre["channel_order"] == "BGR" else views
         if pre["layout"] == "NCHW":
-            out = np.empty((views.shape[0], 3) + views.shape[1:3], dtype=np.float32)
+            if out is None:
+                out = np.empty((views.shape[0], 3) + views.shape[1:3], dtype=np.float32)
             np.multiply(source.transpose(0, 3, 1, 2), gain[:, None, None], out=out)
             out += shift[:, None, None]
         else:
-            out = np.empty(views.shape, dtype=np.float32)
+            if out is None:
+                out = np.empty(views.shape, dtype=np.float32)
             np.multiply(source, gain, out=out)
             out += shift
         return out
 
-    def _compute(self, prepared):
+    def _tensor(self, items, spread=None):
+        """The model's input tensor for prepared images (each ``(n_views, h, w, 3)`` uint8).
+
+        Each image is normalised straight into its rows, with no concatenated
+        copy.  ``spread(func, n)``, when given, runs ``func(indices)`` over
+        consecutive parts of ``range(n)`` in parallel threads (numpy releases the
+        GIL for this work).
+        """
+        ends = np.cumsum([item.shape[0] for item in items])
+        starts = np.concatenate([[0], ends[:-1]])
+        h, w = items[0].shape[1:3]
+        nchw = self.preprocessing_["layout"] == "NCHW"
+        out = np.empty((int(ends[-1]), 3, h, w) if nchw else (int(ends[-1]), h, w, 3), dtype=np.float32)
+
+        def fill(indices):
+            for k in indices:
+                self._normalise(items[k], out=out[starts[k]:ends[k]])
+
+        if spread is None:
+            fill(range(len(items)))
+        else:
+            spread(fill, len(items))
+        return out
+
+    def _compute(self, prepared, spread=None):
         session = self._session()
         n_views = prepared[0].shape[0]
-        views = np.concatenate(prepared) if len(prepared) > 1 else prepared[0]
-        rows = max(int(self.batch_size), n_views)
+        per_call = max(1, int(self.batch_size) // n_views)  # whole images per model call
         outputs = []
-        for start in range(0, views.shape[0], rows):
-            tensor = self._normalise(views[start:start + rows])
+        for start in range(0, len(prepared), per_call):
+            tensor = self._tensor(prepared[start:start + per_call], spread)
             outputs.append(session.run([self.output_name_], {self.input_name_: tensor})[0])
         embedding = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
-        embedding = np.asarray(embedding, dtype=np.float32).reshape(views.shape[0], -1)
+        embedding = np.asarray(embedding, dtype=np.float32).reshape(len(prepared) * n_views, -1)
         if n_views > 1:
             embedding = embedding.reshape(len(prepared), n_views, -1).mean(axis=1, dtype=np.float32)
         return embedding
