@@ -144,7 +144,7 @@ def _check_kind(st, name, max_bytes):
         raise InvalidImageError(name, f"is {kind}, not a regular file; refused without reading it")
     if st.st_size > max_bytes:
         raise InvalidImageError(
-            name, f"file is {st.st_size:,} bytes, over the limit of {max_bytes:,} (pass max_bytes to allow it)"
+            name, f"file is {st.st_size:,} bytes, over the limit of {max_bytes:,} bytes (pass max_bytes to allow it)"
         )
 
 
