@@ -6,8 +6,8 @@ Uses the real photographs in ../shared/data/dermnetnz (never copied into the rep
 
 Prints images/s for (a) the straightforward full-size Pillow decode
 (``np.asarray(Image.open(f).convert("RGB"))``) followed by a resize to the working
-size, (b) ``dermfeat.io.read_image(path)`` (full size; complete RGB / grey JPEGs
-go through OpenCV's libjpeg-turbo straight into the array, pixel for pixel
+size, (b) ``dermfeat.io.read_image(path)`` (full size; JPEGs go through
+libjpeg-turbo via simplejpeg, strictly, straight into the array, pixel for pixel
 Pillow's result) followed by the same resize, and (c)
 ``read_image(path, min_side=size)`` (decoded at 1/2, 1/4 or 1/8 scale when that
 keeps the shorter side >= size) followed by the same resize, with the speed-ups

@@ -37,5 +37,14 @@ class SkippedImagesWarning(UserWarning):
     """Some images in a batch were invalid and were skipped or filled with NaN."""
 
 
+class CorruptImageWarning(UserWarning):
+    """A JPEG file with corrupt data was decoded anyway, because ``strict=False``.
+
+    libjpeg recovers what it can (missing or damaged parts come out grey); the
+    message names the file and libjpeg's complaint.  With the default
+    ``strict=True`` such files are refused with an :class:`InvalidImageError`.
+    """
+
+
 class ModelMismatchError(RuntimeError):
     """A saved estimator refers to a model file whose content has changed."""

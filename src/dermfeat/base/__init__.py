@@ -5,9 +5,9 @@ Every feature extractor in dermfeat derives from :class:`BaseImageTransformer`
 """
 
 from ._cache import FeatureCache, cache_location, content_hash
+from ._image_preprocessor import BaseImagePreprocessor
 from ._image_transformer import (
     EXECUTION_PARAMS,
-    BaseImagePreprocessor,
     BaseImageTransformer,
     feature_state,
 )

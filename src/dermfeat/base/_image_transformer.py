@@ -1,4 +1,4 @@
-"""Base classes for estimators whose input is images.
+"""Base class of the feature extractors, and the per-image engine shared with preprocessors.
 
 Two kinds share one input layer:
 
@@ -15,7 +15,6 @@ validate and convert the input, the hooks receive decoded RGB ``uint8`` arrays.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import warnings
 from numbers import Integral
@@ -30,7 +29,9 @@ from .._exceptions import InvalidImageError, SkippedImagesWarning
 from ..io import image_name, read_image, source_bytes
 from ..utils._param_validation import HasMethods, Options, PathLike, validate_parameters
 from ._cache import FeatureCache, cache_location, source_hash
+from ._errors import as_image_error
 from ._inputs import as_image_list
+from ._threads import _one_opencv_thread, opencv_single_threaded  # noqa: F401 - re-exported
 
 #: Parameters that change how features are computed but never their values.
 EXECUTION_PARAMS = frozenset({"n_jobs", "memory", "on_error", "verbose", "batch_size", "n_threads"})
@@ -127,32 +128,6 @@ class _ImageInputMixin:
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
         task = joblib.delayed(functools.partial(_one_opencv_thread, func))
         return list(parallel(task(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks))
-
-
-def _one_opencv_thread(func, *args):
-    """Run one parallel task with OpenCV single-threaded (joblib already uses the cores)."""
-    with opencv_single_threaded():
-        return func(*args)
-
-
-@contextlib.contextmanager
-def opencv_single_threaded():
-    """Run OpenCV single-threaded inside the block; the previous setting is restored.
-
-    For code that already keeps the cores busy by other means (joblib workers, or
-    preparation threads working beside a model's own threads).  Without it every
-    OpenCV call fans out to OpenCV's pool of one thread per core, whose threads
-    then compete with that other work: preparing a 640 x 480 photograph for a
-    224 x 224 model takes about 1.45 ms of CPU with the pool against 0.95 ms
-    without it.  The setting is process-wide, so enter this from the thread that
-    starts the work, not from each worker thread.
-    """
-    previous = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(previous)
 
 
 class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
@@ -362,13 +337,16 @@ def _lookup_chunk(transformer, sources, names, raising=None, cache=_AUTO):
             if content is None:
                 content = source_bytes(source, name)
             todo.append((j, key, transformer._prepare(transformer._decode(content, name))))
-        except InvalidImageError as exc:
-            if raising:
+        except Exception as exc:  # noqa: BLE001 - sorted by as_image_error
+            error = as_image_error(exc, name, f"reading and preparing the image for {type(transformer).__name__}")
+            if error is None:
                 raise
-            errors.append((j, name, exc.reason))
+            if raising:
+                raise error from (None if error is exc else exc)
+            errors.append((j, name, error.reason))
     if hits:
         out[hits] = hit_rows
-    return out, errors, todo, cache, names
+    return out, errors, todo, cache, names, raising
 
 
 def _merge_states(states):
@@ -376,115 +354,68 @@ def _merge_states(states):
     if len(states) == 1:
         return states[0]
     outs, errors, todo, names, offset = [], [], [], [], 0
-    for out, part_errors, part_todo, cache, part_names in states:
+    for out, part_errors, part_todo, cache, part_names, _ in states:
         outs.append(out)
         errors.extend((offset + j, name, reason) for j, name, reason in part_errors)
         todo.extend((offset + j, key, prepared) for j, key, prepared in part_todo)
         names.extend(part_names)
         offset += out.shape[0]
-    return np.vstack(outs), errors, todo, states[0][3], names
+    return np.vstack(outs), errors, todo, states[0][3], names, states[0][5]
 
 
 def _compute_chunk(transformer, state, **options):
     """Second half of :func:`_extract_chunk`: compute the misses in one batch, store them.
 
-    ``options`` are passed on to the transformer's ``_compute``.
+    ``options`` are passed on to the transformer's ``_compute``.  If the batch
+    fails, each image is computed alone, so that only the images that fail are
+    reported (see :func:`~dermfeat.base._errors.as_image_error`); so are images
+    whose features are not finite.
     """
-    out, errors, todo, cache, names = state
-    if todo:
-        computed = np.asarray(
-            transformer._compute([p for _, _, p in todo], **options), dtype=transformer._output_dtype
-        )
-        if computed.shape != (len(todo), transformer.n_features_out_):
-            raise RuntimeError(
-                f"{type(transformer).__name__} computed features of shape {computed.shape}, "
-                f"expected {(len(todo), transformer.n_features_out_)}"
-            )
-        for (j, key, _), row in zip(todo, computed):
-            if not np.all(np.isfinite(row)):
-                raise RuntimeError(f"{names[j]}: {type(transformer).__name__} produced non-finite features")
-            out[j] = row
-            if cache is not None:
-                cache.set(key, row)
+    out, errors, todo, cache, names, raising = state
+    if not todo:
+        return out, errors
+    label = f"computing {type(transformer).__name__} features"
+    try:
+        rows = [(item, row) for item, row in zip(todo, _computed(transformer, todo, options))]
+    except Exception as exc:  # noqa: BLE001 - sorted by as_image_error
+        if len(todo) == 1:
+            error = as_image_error(exc, names[todo[0][0]], label)
+            if error is None:
+                raise
+            rows = [(todo[0], error)]
+        else:
+            rows = []
+            for item in todo:
+                try:
+                    rows.append((item, _computed(transformer, [item], options)[0]))
+                except Exception as one:  # noqa: BLE001
+                    error = as_image_error(one, names[item[0]], label)
+                    if error is None:
+                        raise
+                    rows.append((item, error))
+    failed = []
+    for (j, key, _), row in rows:
+        if not isinstance(row, InvalidImageError) and not np.all(np.isfinite(row)):
+            row = InvalidImageError(names[j], f"{type(transformer).__name__} produced non-finite features (NaN or inf)")
+        if isinstance(row, InvalidImageError):
+            if raising:
+                raise row
+            failed.append((j, names[j], row.reason))
+            continue
+        out[j] = row
+        if cache is not None:
+            cache.set(key, row)
+    if failed:
+        errors = sorted(errors + failed)
     return out, errors
 
 
-class BaseImagePreprocessor(_ImageInputMixin, TransformerMixin, BaseEstimator):
-    """Base class for steps that map each image to another image.
-
-    ``transform`` returns a list of RGB ``uint8`` arrays (sizes may differ), so the
-    step can stand in front of any :class:`BaseImageTransformer` in a
-    :class:`~sklearn.pipeline.Pipeline`.  Subclasses implement
-    ``_process(image) -> image``.  Invalid images always raise
-    :class:`~dermfeat.InvalidImageError` (an image cannot be replaced by NaN).
-    """
-
-    _parameter_constraints = {"n_jobs": [None, Integral]}
-
-    def _process(self, image):
-        raise NotImplementedError
-
-    def fit(self, X=None, y=None):
-        """Validate the parameters.
-
-        Parameters
-        ----------
-        X : images, optional
-            Ignored.
-        y : array-like, optional
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        validate_parameters(self)
-        self.is_fitted_ = True
-        return self
-
-    def transform(self, X):
-        """Process every image.
-
-        Parameters
-        ----------
-        X : path, bytes, array or sequence of them
-            The images.
-
-        Returns
-        -------
-        images : list of ndarray of shape (H, W, 3), dtype uint8
-        """
-        check_is_fitted(self, "is_fitted_")
-        sources = as_image_list(X)
-        names = [image_name(s, i) for i, s in enumerate(sources)]
-        return [image for chunk in self._map_chunks(_process_chunk, sources, names) for image in chunk]
-
-    def set_output(self, *, transform=None):
-        """Accepted for ``Pipeline.set_output``; images are not tables, so nothing changes.
-
-        Parameters
-        ----------
-        transform : {"default", "pandas", "polars"} or None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
-
-
-def _process_chunk(preprocessor, sources, names):
-    out = []
-    for source, name in zip(sources, names):
-        image = preprocessor._process(preprocessor._decode(source_bytes(source, name), name))
-        out.append(np.ascontiguousarray(image, dtype=np.uint8))
-    return out
-
-
+def _computed(transformer, todo, options):
+    """``transformer._compute`` on the prepared items of ``todo``, checked for shape."""
+    computed = np.asarray(transformer._compute([p for _, _, p in todo], **options), dtype=transformer._output_dtype)
+    if computed.shape != (len(todo), transformer.n_features_out_):
+        raise AssertionError(
+            f"{type(transformer).__name__} computed features of shape {computed.shape}, "
+            f"expected {(len(todo), transformer.n_features_out_)}"
+        )
+    return computed

@@ -74,6 +74,12 @@ def _resize(image, size, interpolation):
 
 _DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 
+#: With test-time crops, an image whose resized copy would have more pixels than
+#: this (48 MB as RGB; e.g. a 256-pixel side with an aspect ratio over 256:1) is
+#: not resized whole: each crop is resized from its own source region instead, so
+#: that a long thin strip cannot take gigabytes.
+_MAX_RESIZED_PIXELS = 1 << 24
+
 
 # --------------------------------------------------------------------------- model files
 _sha_memo = {}
@@ -849,7 +855,7 @@ class OnnxEmbedder(BaseImageTransformer):
             nh, nw = int(round(h * side / short)), int(round(w * side / short))
             top = int(round(round((nh - crop) / 2.0) * h / nh))
             left = int(round(round((nw - crop) / 2.0) * w / nw))
-            rh, rw = int(round(crop * h / nh)), int(round(crop * w / nw))
+            rh, rw = max(1, int(round(crop * h / nh))), max(1, int(round(crop * w / nw)))
             view = _resize(image[top:top + rh, left:left + rw], (crop, crop), self.interpolation)
             views = np.empty((2 if self.tta_flip else 1, crop, crop, 3), dtype=np.uint8)
             views[0] = view
@@ -858,15 +864,23 @@ class OnnxEmbedder(BaseImageTransformer):
             return views
         nh = max(crop, int(round(h * side / short)))
         nw = max(crop, int(round(w * side / short)))
-        image = _resize(image, (nw, nh), self.interpolation)
         top, left = int(round((nh - crop) / 2.0)), int(round((nw - crop) / 2.0))
         boxes = [(top, left)]
         if self.tta_crops == 5:
             boxes += [(0, 0), (0, nw - crop), (nh - crop, 0), (nh - crop, nw - crop)]
         n = len(boxes)
         views = np.empty((n * (2 if self.tta_flip else 1), crop, crop, 3), dtype=np.uint8)
-        for i, (t, l) in enumerate(boxes):
-            views[i] = image[t:t + crop, l:l + crop]
+        if nh * nw <= _MAX_RESIZED_PIXELS:
+            image = _resize(image, (nw, nh), self.interpolation)
+            for i, (t, l) in enumerate(boxes):
+                views[i] = image[t:t + crop, l:l + crop]
+        else:
+            # A long thin image: resize each crop from its own source region rather
+            # than the whole image, whose resized copy could take gigabytes.
+            rh, rw = max(1, int(round(crop * h / nh))), max(1, int(round(crop * w / nw)))
+            for i, (t, l) in enumerate(boxes):
+                t, l = min(h - rh, int(round(t * h / nh))), min(w - rw, int(round(l * w / nw)))
+                views[i] = _resize(image[t:t + rh, l:l + rw], (crop, crop), self.interpolation)
         if self.tta_flip:
             views[n:] = views[:n, :, ::-1]
         return views
