@@ -7,6 +7,10 @@ from dermfeat.datasets import make_lesion_images
 from dermfeat.features import QualityFeatures
 
 
+class SimulatedCrash(BaseException):
+    """A process crash in the middle of a run (not an image's fault, so the engine does not catch it)."""
+
+
 class CountingQuality(QualityFeatures):
     """QualityFeatures that counts the images it computes and can fail part-way (a simulated kill)."""
 
@@ -16,7 +20,7 @@ class CountingQuality(QualityFeatures):
     def _compute(self, prepared):
         cls = type(self)
         if cls.fail_after is not None and cls.computed + len(prepared) > cls.fail_after:
-            raise RuntimeError("simulated crash")
+            raise SimulatedCrash("simulated crash")
         cls.computed += len(prepared)
         return super()._compute(prepared)
 

@@ -13,7 +13,7 @@ from dermfeat.features import ColorFeatures, QualityFeatures
 from dermfeat.pipeline import make_features
 from dermfeat.preprocessing import ColorConstancy
 
-from .conftest import CountingQuality
+from .conftest import CountingQuality, SimulatedCrash
 
 pq = pytest.importorskip("pyarrow.parquet")
 
@@ -72,7 +72,7 @@ def test_resume_after_a_crash_computes_only_missing_batches(images, tmp_path, co
     files, labels, groups = images
     out = tmp_path / "f.parquet"
     counting.fail_after = 20  # batches of 8: two finish, the third crashes
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(SimulatedCrash, match="simulated crash"):
         run(CountingQuality(), files, out, labels=labels, groups=groups, batch_size=8)
     parts = output_paths(out).parts
     assert not out.exists() and sorted(p.name for p in parts.glob("part-*.json")) == [
@@ -97,7 +97,7 @@ def test_another_job_does_not_reuse_parts(images, tmp_path, counting):
     files, _, _ = images
     out = tmp_path / "f.parquet"
     counting.fail_after = 10
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SimulatedCrash):
         run(CountingQuality(), files, out, batch_size=8)
     counting.fail_after, counting.computed = None, 0
     # other parameters: the old parts are discarded, everything is computed
