@@ -95,6 +95,14 @@ def _read_manifest(manifest, base, path_column, label_column, allow_outside_root
     return paths, labels, extra, skipped
 
 
+def _utf8(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _key(path):
     return os.path.normpath(os.path.abspath(path))
 
@@ -261,7 +269,10 @@ def load_image_folder(
     if as_frame:
         import pandas as pd
 
-        frame = pd.DataFrame({"image": data.filenames, "label": labels_kept})
+        # file names that are not valid UTF-8 stay Python strings (pandas' text dtype cannot hold them)
+        utf8 = all(_utf8(f) for f in data.filenames)
+        frame = pd.DataFrame({"image": pd.Series(data.filenames, dtype=None if utf8 else object),
+                              "label": pd.Series(labels_kept, dtype=None if utf8 else object)})
         for column in extra:
             frame[column] = data[column]
         data.frame = frame
