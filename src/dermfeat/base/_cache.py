@@ -237,6 +237,38 @@ def _read_regular(path):
         os.close(fd)
 
 
+#: ``.npy`` header bytes -> (dtype, shape) of the rows seen so far: every entry of one
+#: extractor has the same header, and parsing it (a Python literal) costs more than the
+#: rest of a look-up together.
+_HEADERS = {}
+_MAX_HEADERS = 256
+
+
+def _parse_npy(body):
+    """The array of ``.npy`` bytes (read-only, sharing ``body``), or ``None`` if malformed."""
+    if body[:6] != b"\x93NUMPY" or len(body) < 10:
+        return None
+    start = 10 if body[6] == 1 else 12
+    header = bytes(body[: start + int.from_bytes(body[8:start], "little")])
+    known = _HEADERS.get(header)
+    if known is None:
+        try:
+            array = np.lib.format.read_array(io.BytesIO(body), allow_pickle=False)
+        except Exception:  # malformed
+            return None
+        if array.dtype.hasobject or array.dtype.fields is not None:
+            return None
+        if len(_HEADERS) < _MAX_HEADERS:
+            _HEADERS[header] = (array.dtype, array.shape, array.flags.f_contiguous and array.ndim > 1)
+        return array
+    dtype, shape, fortran = known
+    count = int(np.prod(shape))
+    if len(body) != len(header) + count * dtype.itemsize:
+        return None
+    return np.frombuffer(body, dtype=dtype, count=count, offset=len(header)).reshape(
+        shape, order="F" if fortran else "C")
+
+
 class FeatureCache:
     """One checksummed ``.npy`` file per (extractor state, image content) pair.
 
@@ -333,11 +365,8 @@ class FeatureCache:
         body = data[:-end]
         if self._digest(key, body) != data[-_DIGEST_BYTES:]:
             return None
-        try:
-            row = np.lib.format.read_array(io.BytesIO(body), allow_pickle=False)
-        except Exception:  # a well-signed entry that does not parse: treat as damaged
-            return None
-        if row.ndim != 1 or row.dtype.kind not in "fiu" or not np.all(np.isfinite(row)):
+        row = _parse_npy(body)
+        if row is None or row.ndim != 1 or row.dtype.kind not in "fiu" or not np.all(np.isfinite(row)):
             return None
         return row
 
