@@ -8,7 +8,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from dermfeat import InvalidImageError, SkippedImagesWarning
-from dermfeat.extraction import _extract, extract_features, output_paths, read_features
+from dermfeat.extraction import _extract, _output, extract_features, output_paths, read_features
 from dermfeat.features import ColorFeatures, QualityFeatures
 from dermfeat.pipeline import make_features
 from dermfeat.preprocessing import ColorConstancy
@@ -61,7 +61,7 @@ def test_npy_output_matches_parquet(images, tmp_path):
 
 def test_without_pyarrow_falls_back_to_npy(images, tmp_path, monkeypatch):
     files, _, _ = images
-    monkeypatch.setattr(_extract, "_has_pyarrow", lambda: False)
+    monkeypatch.setattr(_output, "_has_pyarrow", lambda: False)
     with pytest.warns(UserWarning, match="pyarrow is not installed"):
         result = run(QualityFeatures(), files[:8], tmp_path / "f.parquet")
     assert result.format == "npy" and (tmp_path / "f.npy").is_file() and not (tmp_path / "f.parquet").exists()
@@ -213,3 +213,61 @@ def test_parameter_checks(images, tmp_path):
 def test_empty_input(tmp_path):
     result = run(ColorFeatures(spaces=["rgb"]), [], tmp_path / "e.parquet")
     assert result.n_rows == 0 and read_features(result.output).X.shape == (0, len(result.feature_names))
+
+
+# ------------------------------------------------- names that are not UTF-8
+def _non_utf8_images(tmp_path, n=10):
+    """Copies of synthetic JPEGs under names with bytes that are not UTF-8, plus one bad file."""
+    import os
+
+    from .conftest import write_images
+
+    files, labels, _ = write_images(tmp_path / "src", n=n)
+    folder = os.fsencode(tmp_path / "raw")
+    os.mkdir(folder)
+    names = []
+    for i, f in enumerate(files):
+        raw = folder + b"/caf\xe9-\xff%d.jpg" % i
+        with open(f, "rb") as src, open(raw, "wb") as dst:
+            dst.write(src.read())
+        names.append(os.fsdecode(raw))
+    bad = os.fsdecode(folder + b"/broken-\xe9.jpg")
+    with open(bad, "wb") as fh:
+        fh.write(b"\xff\xd8\xff not a photo")
+    return names, labels, bad
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npy"])
+def test_names_that_are_not_utf8_are_written_losslessly_and_resume(tmp_path, counting, suffix):
+    import os
+
+    names, labels, bad = _non_utf8_images(tmp_path)
+    files = names[:5] + [bad] + names[5:]
+    out = tmp_path / f"f{suffix}"
+    counting.fail_after = 6  # batches of 4: one finishes, the second crashes
+    with pytest.raises(SimulatedCrash, match="simulated crash"):
+        run(CountingQuality(), files, out, labels=[*labels[:5], "x", *labels[5:]], batch_size=4)
+    counting.fail_after, counting.computed = None, 0
+    with pytest.warns(SkippedImagesWarning):
+        result = run(CountingQuality(), files, out, labels=[*labels[:5], "x", *labels[5:]], batch_size=4)
+    assert (result.n_resumed, result.n_rows, result.n_errors) == (4, 10, 1) and counting.computed == 6
+    data = read_features(out)
+    assert [os.fsencode(f) for f in data.filenames] == [os.fsencode(f) for f in names]
+    assert list(data.frame["file"]) == names and list(data.labels) == list(labels)
+    np.testing.assert_array_equal(data.X, QualityFeatures().fit().transform(names))
+    assert data.errors[0][0] == bad and os.fsencode(bad) in (tmp_path / f"f.errors.csv").read_bytes()
+    # a rerun of the finished job does nothing and reads the same names back
+    counting.computed = 0
+    again = run(CountingQuality(), files, out, labels=[*labels[:5], "x", *labels[5:]], batch_size=4)
+    assert counting.computed == 0 and again.n_resumed == 11 and again.errors == result.errors
+
+
+def test_rerun_refreshes_the_files_rejected_before_extraction(images, tmp_path, counting):
+    files, _, _ = images
+    out = tmp_path / "f.parquet"
+    with pytest.warns(SkippedImagesWarning):
+        run(CountingQuality(), files[:8], out, skipped=[("a.txt", "not an image")])
+    counting.computed = 0
+    again = run(CountingQuality(), files[:8], out, skipped=[("a.txt", "not an image"), ("b.md", "not an image")])
+    assert counting.computed == 0 and again.errors == [("a.txt", "not an image"), ("b.md", "not an image")]
+    assert read_features(out).errors == again.errors

@@ -4,7 +4,7 @@ Every feature extractor in dermfeat derives from :class:`BaseImageTransformer`
 (images -> feature rows) or :class:`BaseImagePreprocessor` (images -> images).
 """
 
-from ._cache import FeatureCache, cache_location, content_hash
+from ._cache import FeatureCache, FeatureCacheWarning, cache_location, content_hash
 from ._image_preprocessor import BaseImagePreprocessor
 from ._image_transformer import (
     EXECUTION_PARAMS,
@@ -18,6 +18,7 @@ __all__ = [
     "BaseImagePreprocessor",
     "BaseImageTransformer",
     "FeatureCache",
+    "FeatureCacheWarning",
     "as_image_list",
     "cache_location",
     "content_hash",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
+import stat
 import tempfile
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -187,8 +191,86 @@ def cache_location(memory):
     return Path(location)
 
 
+#: Every cache entry is a ``.npy`` file followed by this marker and the SHA-256 of
+#: the entry's identity (extractor, state, image key) and the ``.npy`` bytes
+#: (header and row), so that a damaged, truncated, foreign or misplaced entry is
+#: recognised.  ``np.load`` still reads an entry (it ignores the trailer).
+_TRAILER = b"\x93DERMFEAT-SHA256"
+_DIGEST_BYTES = 32
+#: Entries larger than this are not read (a row of 1280 float64 features is 10 kB).
+_MAX_ENTRY_BYTES = 64 * 2**20
+
+_warned = set()
+_warned_lock = threading.Lock()
+#: State folders known to be writable in this process (probed once, not per call).
+_writable = set()
+
+
+class FeatureCacheWarning(UserWarning):
+    """The feature cache folder is unusable, or held damaged entries; features are computed instead."""
+
+
+def _warn_once(topic, message):
+    with _warned_lock:
+        if topic in _warned:
+            return
+        _warned.add(topic)
+    warnings.warn(message, FeatureCacheWarning, stacklevel=4)
+
+
+def _read_regular(path):
+    """The bytes of a regular file of bounded size; ``None`` for anything else (never blocks)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_ENTRY_BYTES:
+            return None
+        chunks, size = [], 0
+        while size <= _MAX_ENTRY_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks) if size <= _MAX_ENTRY_BYTES else None
+    finally:
+        os.close(fd)
+
+
+#: ``.npy`` header bytes -> (dtype, shape) of the rows seen so far: every entry of one
+#: extractor has the same header, and parsing it (a Python literal) costs more than the
+#: rest of a look-up together.
+_HEADERS = {}
+_MAX_HEADERS = 256
+
+
+def _parse_npy(body):
+    """The array of ``.npy`` bytes (read-only, sharing ``body``), or ``None`` if malformed."""
+    if body[:6] != b"\x93NUMPY" or len(body) < 10:
+        return None
+    start = 10 if body[6] == 1 else 12
+    header = bytes(body[: start + int.from_bytes(body[8:start], "little")])
+    known = _HEADERS.get(header)
+    if known is None:
+        try:
+            array = np.lib.format.read_array(io.BytesIO(body), allow_pickle=False)
+        except Exception:  # malformed
+            return None
+        if array.dtype.hasobject or array.dtype.fields is not None:
+            return None
+        if len(_HEADERS) < _MAX_HEADERS:
+            _HEADERS[header] = (array.dtype, array.shape, array.flags.f_contiguous and array.ndim > 1)
+        return array
+    dtype, shape, fortran = known
+    count = int(np.prod(shape))
+    if len(body) != len(header) + count * dtype.itemsize:
+        return None
+    return np.frombuffer(body, dtype=dtype, count=count, offset=len(header)).reshape(
+        shape, order="F" if fortran else "C")
+
+
 class FeatureCache:
-    """One ``.npy`` file per (extractor state, image content) pair.
+    """One checksummed ``.npy`` file per (extractor state, image content) pair.
 
     Files live in ``<location>/dermfeat/<ExtractorClass>/<state-key>/<ab>/<image-hash>.npy``.
     Rows read or written are also kept in a bounded in-process memory (256 MB,
@@ -199,6 +281,16 @@ class FeatureCache:
     the image bytes or a parameter misses.  Writes are atomic (write to a temporary
     file, then rename), so concurrent workers never read a half-written entry.
 
+    The files are not trusted: each entry ends with a SHA-256 of its identity
+    (extractor, state, image key) and of its bytes (``.npy`` header and row),
+    checked on every read, and a row must be one-dimensional, numeric and
+    finite.  An entry that fails (damaged, truncated, copied from elsewhere,
+    written by an older dermfeat, not a regular file) is a miss: the row is
+    computed again and the entry overwritten, with one
+    :class:`FeatureCacheWarning`.  A folder that cannot be used (read-only, a
+    file in its place, disk errors) gives one :class:`FeatureCacheWarning` per
+    process and location, and features are computed without it.
+
     Parameters
     ----------
     location : path-like
@@ -207,44 +299,125 @@ class FeatureCache:
         Usually the extractor class name.
     state_key : str
         Hash of everything besides the image that determines the features.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from dermfeat.base import FeatureCache
+    >>> cache = FeatureCache(tempfile.mkdtemp(), "Extractor", "state")
+    >>> cache.set("ab" * 32, np.array([0.5, 2.0]))
+    >>> cache.get("ab" * 32)
+    array([0.5, 2. ])
     """
 
     def __init__(self, location, namespace, state_key):
-        self.root = Path(location) / "dermfeat" / namespace / state_key
+        self.location = Path(location)
+        self.root = self.location / "dermfeat" / namespace / state_key
         self._prefix = os.path.abspath(self.root)
+        self._identity = f"dermfeat-feature-cache\0{namespace}\0{state_key}\0".encode()
+        self.readable = True
+        self.writable = self._probe()
 
     def _path(self, key):
         return self.root / key[:2] / f"{key}.npy"
 
+    def _probe(self):
+        """Whether entries can be written here (checked once per process and state folder)."""
+        if self._prefix in _writable:
+            return True
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".probe-", suffix=".tmp")
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            self._give_up("written to", exc)
+            return False
+        _writable.add(self._prefix)
+        return True
+
+    def _give_up(self, what, exc):
+        if what == "read from":
+            self.readable = False
+        self.writable = False
+        _writable.discard(self._prefix)
+        _warn_once(
+            ("unusable", os.path.abspath(self.location)),
+            f"the feature cache folder {self.location} cannot be {what} ({exc.strerror or exc}); "
+            "continuing without it: features are computed and not stored",
+        )
+
+    def _digest(self, key, body):
+        return hashlib.sha256(self._identity + key.encode() + b"\0" + body).digest()
+
+    def _encode(self, key, row):
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(row), allow_pickle=False)
+        body = buffer.getvalue()
+        return body + _TRAILER + self._digest(key, body)
+
+    def _decode(self, key, data):
+        """The row of a sound entry, else ``None``."""
+        end = len(_TRAILER) + _DIGEST_BYTES
+        if len(data) < end or data[-end:-_DIGEST_BYTES] != _TRAILER:
+            return None
+        body = data[:-end]
+        if self._digest(key, body) != data[-_DIGEST_BYTES:]:
+            return None
+        row = _parse_npy(body)
+        if row is None or row.ndim != 1 or row.dtype.kind not in "fiu" or not np.all(np.isfinite(row)):
+            return None
+        return row
+
     def get(self, key):
         """Return the cached row for ``key`` or ``None``.
 
-        The returned array is read-only; copy it before modifying it.
+        The returned array is read-only; copy it before modifying it.  A damaged
+        entry is ``None`` (a miss), so that the caller computes and stores the row
+        again.
         """
         row = _ROW_MEMORY.get((self._prefix, key))
-        if row is not None:
+        if row is not None or not self.readable:
             return row
         path = self._path(key)
         try:
-            row = np.load(path, allow_pickle=False)
-        except (FileNotFoundError, ValueError, OSError, EOFError):
+            data = _read_regular(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            self._give_up("read from", exc)
+            return None
+        row = None if data is None else self._decode(key, data)
+        if row is None:
+            _warn_once(
+                ("damaged", os.path.abspath(self.location)),
+                f"feature cache entry {path} failed its integrity check (damaged, or written by an older "
+                "dermfeat); it is computed again and overwritten (further such entries are not reported)",
+            )
             return None
         _ROW_MEMORY.put((self._prefix, key), row)
         return row
 
     def set(self, key, row):
-        """Store ``row`` for ``key`` atomically."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.asarray(row), allow_pickle=False)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Store ``row`` for ``key`` atomically (only in memory when the folder is unusable)."""
+        if self.writable:
+            path = self._path(key)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+                try:
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(self._encode(key, row))
+                    os.replace(tmp, path)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+            except IsADirectoryError:  # a folder in the entry's place: leave it, keep the row in memory
+                pass
+            except OSError as exc:
+                self._give_up("written to", exc)
         _ROW_MEMORY.put((self._prefix, key), np.array(row, copy=True))
 
     def __len__(self):

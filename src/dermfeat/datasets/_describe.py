@@ -13,7 +13,7 @@ from ..io import read_image
 def _mean_colour(path):
     try:
         return read_image(path, min_side=32).reshape(-1, 3).mean(axis=0)
-    except InvalidImageError:  # already reported by the loader
+    except (InvalidImageError, OSError, RuntimeError, ValueError):  # already reported by the loader
         return np.full(3, np.nan)
 
 
@@ -38,7 +38,8 @@ def describe_dataset(data, *, duplicates=True, n_jobs=None):
         ``skipped``; ``extra_columns`` (name -> number of distinct values); and with
         ``duplicates``: ``groups``, ``n_groups``, ``n_images_in_shared_groups``,
         ``link_counts`` (by kind), ``cross_class_groups``, ``example_pairs``
-        (file names).
+        (file names) and ``duplicate_errors`` (``(file, reason)`` of images that
+        could not be read or compared for the search; each has its own group).
 
     Examples
     --------
@@ -85,7 +86,9 @@ def describe_dataset(data, *, duplicates=True, n_jobs=None):
     if duplicates and len(filenames):
         from ..model_selection import near_duplicate_groups
 
-        groups, details = near_duplicate_groups(filenames, return_details=True, n_jobs=n_jobs)
+        # a file that cannot be read (or compared) here gets its own group, is named in a
+        # SkippedImagesWarning and in duplicate_errors: the overview goes on
+        groups, details = near_duplicate_groups(filenames, return_details=True, on_error="singleton", n_jobs=n_jobs)
         kinds = {}
         for pair in details.pairs:
             kinds[pair[2]] = kinds.get(pair[2], 0) + 1
@@ -105,5 +108,6 @@ def describe_dataset(data, *, duplicates=True, n_jobs=None):
             link_counts=kinds,
             cross_class_groups=len(cross),
             example_pairs=examples,
+            duplicate_errors=[(str(name), reason) for _, name, reason in details.errors],
         )
     return summary

@@ -15,6 +15,7 @@ See the user guide page "Running at scale" for cluster set-up.
 """
 
 from ._dask import dask_client, dask_parallel
-from ._extract import extract_features, output_paths, read_features
+from ._extract import extract_features
+from ._output import output_paths, read_features
 
 __all__ = ["dask_client", "dask_parallel", "extract_features", "output_paths", "read_features"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import os
 import shutil
@@ -25,75 +24,20 @@ from .._exceptions import InvalidImageError, SkippedImagesWarning
 from ..base._image_transformer import feature_state
 from ..base._inputs import as_image_list
 from ..io import image_name
+from ._output import (
+    _META_KEY,
+    RESERVED_COLUMNS,
+    _atomic_write,
+    _binary_columns,
+    _NpySink,
+    _ParquetSink,
+    _refresh_errors,
+    _write_errors,
+    output_paths,
+)
 
-#: Columns written before the features.
-RESERVED_COLUMNS = ("file", "label", "group")
-_META_KEY = b"dermfeat"
 _PART = "part-{:07d}"
 _RUN_FILE = "run.json"
-
-
-# ------------------------------------------------------------------ paths
-def _has_pyarrow():
-    try:
-        import pyarrow  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def output_paths(output):
-    """Where :func:`extract_features` writes for ``output``.
-
-    Parameters
-    ----------
-    output : path-like
-        The features file: ``*.npy`` for a NumPy array, anything else (usually
-        ``*.parquet``) for Parquet.  Without pyarrow, Parquet falls back to
-        ``.npy`` (same stem).
-
-    Returns
-    -------
-    paths : :class:`~sklearn.utils.Bunch`
-        ``format`` (``"parquet"`` or ``"npy"``), ``features`` (the main file),
-        ``errors`` (``<stem>.errors.csv``: file and reason of every image left
-        out), ``parts`` (``<name>.parts``: per-batch results of an unfinished
-        run), and for ``.npy`` also ``rows`` (``<stem>.csv``: file, label and
-        group of each row) and ``meta`` (``<stem>.json``: feature names and
-        provenance, written last).
-
-    Examples
-    --------
-    >>> from dermfeat.extraction import output_paths
-    >>> paths = output_paths("features.parquet")
-    >>> paths.format, paths.errors.name, paths.parts.name
-    ('parquet', 'features.errors.csv', 'features.parquet.parts')
-    >>> output_paths("features.npy").rows.name
-    'features.csv'
-    """
-    path = Path(output)
-    fmt = "npy" if path.suffix.lower() == ".npy" else "parquet"
-    if fmt == "parquet" and not _has_pyarrow():
-        fmt, path = "npy", path.with_suffix(".npy")
-    paths = Bunch(format=fmt, features=path, errors=path.with_suffix(".errors.csv"),
-                  parts=path.with_name(path.name + ".parts"))
-    if fmt == "npy":
-        paths.rows = path.with_suffix(".csv")
-        paths.meta = path.with_suffix(".json")
-    return paths
-
-
-def _atomic_write(path, write):
-    """Call ``write(tmp_path)``, then rename over ``path`` (readers never see half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
 
 
 # ------------------------------------------------------------ transformer
@@ -114,6 +58,17 @@ def _ensure_fitted(transformer, first_batch):
             if not bad or len(sample) == 1:
                 raise
             del sample[bad[0]]
+
+
+def _identity(source, index):
+    """The name an image is stored under: a path exactly as the operating system gave it.
+
+    :func:`~dermfeat.io.image_name` escapes bytes that are not UTF-8 for messages;
+    the output keeps the path itself, so that it can be opened again.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return os.fsdecode(os.fspath(source))
+    return image_name(source, index)
 
 
 def _serial_copy(transformer):
@@ -232,86 +187,6 @@ def _prepare_parts(parts, run_key, resume):
     _atomic_write(run_file, lambda p: p.write_text(json.dumps({"run_key": run_key, "dermfeat": __version__})))
 
 
-# ---------------------------------------------------------------- writers
-def _column_values(values, rows):
-    return [v.item() if hasattr(v, "item") else v for v in values[rows]]
-
-
-class _ParquetSink:
-    """Appends one row group per batch with ``pyarrow.parquet.ParquetWriter``."""
-
-    def __init__(self, path, feature_names, dtype, labels, groups, metadata):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        self._pa = pa
-        fields = [pa.field("file", pa.string())]
-        self._types = {}
-        for name, values in (("label", labels), ("group", groups)):
-            if values is not None:
-                self._types[name] = pa.array(_column_values(values, slice(None))).type
-                fields.append(pa.field(name, self._types[name]))
-        value_type = pa.from_numpy_dtype(dtype)
-        fields += [pa.field(name, value_type) for name in feature_names]
-        self.schema = pa.schema(fields, metadata={_META_KEY: json.dumps(metadata).encode()})
-        self.labels, self.groups, self.dtype = labels, groups, dtype
-        self.writer = pq.ParquetWriter(path, self.schema)
-
-    def write(self, files, rows, features):
-        pa = self._pa
-        columns = [pa.array(files, pa.string())]
-        for name, values in (("label", self.labels), ("group", self.groups)):
-            if values is not None:
-                columns.append(pa.array(_column_values(values, rows), type=self._types[name]))
-        features = np.asarray(features, dtype=self.dtype)
-        columns += [pa.array(np.ascontiguousarray(features[:, j])) for j in range(features.shape[1])]
-        self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
-
-    def close(self):
-        self.writer.close()
-
-
-class _NpySink:
-    """Fills a memory-mapped ``.npy`` and appends rows (file, label, group) to a CSV."""
-
-    def __init__(self, path, rows_path, n_rows, width, dtype, labels, groups):
-        self.features = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n_rows, width))
-        self._fh = open(rows_path, "w", newline="", encoding="utf-8")
-        self._csv = csv.writer(self._fh)
-        header = ["file"] + [n for n, v in (("label", labels), ("group", groups)) if v is not None]
-        self._csv.writerow(header)
-        self.labels, self.groups, self._at = labels, groups, 0
-
-    def write(self, files, rows, features):
-        n = len(files)
-        self.features[self._at:self._at + n] = features
-        self._at += n
-        extra = [_column_values(v, rows) for v in (self.labels, self.groups) if v is not None]
-        self._csv.writerows(zip(files, *extra))
-
-    def close(self):
-        self.features.flush()
-        del self.features
-        self._fh.close()
-
-
-def _read_errors(path):
-    if not Path(path).is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [(row["file"], row["reason"]) for row in csv.DictReader(fh)]
-
-
-def _write_errors(path, errors):
-    def write(tmp):
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
-            out.writerow(["file", "reason"])
-            out.writerows(errors)
-
-    _atomic_write(path, write)
-
-
 def _completed_info(paths, run_key):
     """Metadata of a finished output of the same job, or ``None``."""
     try:
@@ -357,6 +232,8 @@ def _consolidate(paths, n_batches, names, labels, groups, transformer, metadata,
     feature_names = _feature_names(transformer, width)
     metadata = dict(metadata, feature_names=feature_names, n_rows=n_rows, n_errors=len(errors) + len(skipped),
                     has_label=labels is not None, has_group=groups is not None)
+    if paths.format == "parquet":
+        metadata["binary_columns"] = _binary_columns(names, labels, groups)
     all_errors = [(str(f), str(r)) for f, r in skipped] + errors
     _write_errors(paths.errors, all_errors)
 
@@ -521,7 +398,7 @@ def extract_features(
                       UserWarning, stacklevel=2)
     sources = as_image_list(images)
     n = len(sources)
-    names = [image_name(s, i) for i, s in enumerate(sources)]
+    names = [_identity(s, i) for i, s in enumerate(sources)]
     labels = _as_column(labels, n, "labels")
     groups = _as_column(groups, n, "groups")
     transformer = _ensure_fitted(transformer, sources[:batch_size])
@@ -541,7 +418,7 @@ def extract_features(
     if resume:
         info = _completed_info(paths, run_key)
         if info is not None:
-            return result(info, _read_errors(paths.errors), 0)
+            return result(info, _refresh_errors(paths.errors, names, skipped), 0)
     paths.features.parent.mkdir(parents=True, exist_ok=True)
     _prepare_parts(paths.parts, run_key, resume)
     todo = [b for b in range(n_batches) if not _part_done(paths.parts, b)]
@@ -582,71 +459,3 @@ def _store(finished, paths, names, batch_size, on_error, bar):
             raise InvalidImageError(names[start + j], reason)
         _write_part(paths.parts, start // batch_size, start, features, keep, errors)
         bar.update(len(sources))
-
-
-def read_features(path):
-    """Load features written by :func:`extract_features`.
-
-    Parameters
-    ----------
-    path : path-like
-        The ``.parquet`` or ``.npy`` file.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        ``X`` (ndarray of shape (n_rows, n_features)), ``feature_names``,
-        ``filenames``, ``labels`` and ``groups`` (when written, else ``None``),
-        ``frame`` (a pandas DataFrame with all columns, when pandas is
-        installed), ``errors`` (``(file, reason)`` pairs of the error file) and
-        ``metadata`` (provenance: dermfeat version, transformer, run key).
-
-    Examples
-    --------
-    >>> from dermfeat.extraction import read_features
-    >>> data = read_features("features.parquet")  # doctest: +SKIP
-    >>> data.X.shape  # doctest: +SKIP
-    (10, 10)
-    """
-    paths = output_paths(path)
-    if paths.format == "parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(paths.features)
-        meta = json.loads(table.schema.metadata[_META_KEY])
-        names = meta["feature_names"]
-        X = (np.column_stack([table.column(c).to_numpy() for c in names]) if names
-             else np.empty((table.num_rows, 0)))
-        columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in RESERVED_COLUMNS
-                   if c in table.column_names}
-    else:
-        meta = json.loads(paths.meta.read_text())
-        names = meta["feature_names"]
-        X = np.load(paths.features)
-        with open(paths.rows, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        columns = {c: _parse_column([r[c] for r in rows]) for c in RESERVED_COLUMNS if rows and c in rows[0]}
-        if not rows:
-            columns = {"file": np.array([], dtype=object)}
-    filenames = np.asarray(columns["file"], dtype=object)
-    data = Bunch(
-        X=X, feature_names=np.asarray(names, dtype=object), filenames=filenames,
-        labels=columns.get("label"), groups=columns.get("group"),
-        errors=_read_errors(paths.errors), metadata=meta,
-    )
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is an optional extra
-        return data
-    frame = pd.DataFrame({c: v for c, v in columns.items()})
-    data.frame = pd.concat([frame, pd.DataFrame(X, columns=list(names))], axis=1)
-    return data
-
-
-def _parse_column(values):
-    for kind in (int, float):
-        try:
-            return np.array([kind(v) for v in values])
-        except (TypeError, ValueError):
-            continue
-    return np.array(values, dtype=object)

@@ -20,6 +20,9 @@ from ..io import image_name, read_image, source_bytes
 from ..utils._param_validation import Interval, Options, validate_arguments
 
 _ORB_SIDE = 320  # longer side of the image used for keypoints
+#: ORB needs this many pixels on the shorter side (patch size plus its image
+#: pyramid); narrower images, such as strips, get no keypoints and no crop links.
+_ORB_MIN_SIDE = 64
 _HIST_BINS = (12, 6, 6)  # HSV histogram for candidate search
 
 
@@ -43,22 +46,39 @@ def _signature(image, match_crops):
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1, 2], None, list(_HIST_BINS), [0, 180, 0, 256, 0, 256]).ravel()
     hist = np.sqrt(hist / max(hist.sum(), 1.0)).astype(np.float32)
+    area = float(small.shape[0] * small.shape[1])
+    if min(small.shape[:2]) < _ORB_MIN_SIDE:
+        return hashes, hist, (np.empty((0, 2), np.float32), None, area), None
     orb = cv2.ORB_create(nfeatures=500)
     keypoints, descriptors = orb.detectAndCompute(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), None)
     points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
-    area = float(small.shape[0] * small.shape[1])
     return hashes, hist, (points, descriptors, area), None
 
 
+def _describe(exc):
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}".rstrip(": ")
+
+
 def _hash_one(source, name, match_crops):
+    """``(digest, hashes, hist, keypoints, read_error, signature_error)`` of one image.
+
+    A file that cannot be read gives ``read_error`` (an :class:`InvalidImageError`);
+    a readable image whose hashes or keypoints fail gives ``signature_error`` (a
+    reason) but keeps its content digest, so byte-identical copies still link.
+    """
     try:
         content = source_bytes(source, name)
         digest = content_hash(content)
         image = read_image(content, min_side=240 if match_crops else 128, name=name)
     except InvalidImageError as exc:
-        return None, None, None, None, exc
-    hashes, hist, keypoints, _ = _signature(image, match_crops)
-    return digest, hashes, hist, keypoints, None
+        return None, None, None, None, exc, None
+    except Exception as exc:  # any decoder failure is this image's problem, not the run's
+        return None, None, None, None, InvalidImageError(name, f"cannot be read ({_describe(exc)})"), None
+    try:
+        hashes, hist, keypoints, _ = _signature(image, match_crops)
+    except Exception as exc:
+        return digest, None, None, None, None, f"hashing or keypoints failed ({_describe(exc)})"
+    return digest, hashes, hist, keypoints, None, None
 
 
 def _geometric_inliers(a, b, min_spread):
@@ -87,7 +107,14 @@ def _geometric_inliers(a, b, min_spread):
 
 
 def _verify_pairs(pairs, keypoints, min_spread):
-    return [_geometric_inliers(keypoints[i], keypoints[j], min_spread) for i, j in pairs]
+    """Inlier count, or the failure's description, of each pair's geometric check."""
+    out = []
+    for i, j in pairs:
+        try:
+            out.append((_geometric_inliers(keypoints[i], keypoints[j], min_spread), None))
+        except Exception as exc:  # one odd pair must not stop the grouping
+            out.append((0, _describe(exc)))
+    return out
 
 
 def _popcount(x):
@@ -175,10 +202,16 @@ def near_duplicate_groups(
         Also return a :class:`~sklearn.utils.Bunch` with ``pairs`` (``(i, j, kind,
         score)`` per link: score is the larger hash distance for ``near``, the
         inlier count for ``crop``), ``n_groups``, ``group_sizes``,
-        ``n_images_in_shared_groups`` and ``errors``.
+        ``n_images_in_shared_groups`` and ``errors`` (``(index, name, reason)`` of
+        every image that could not be read or compared).
     on_error : {"raise", "singleton"}, default="raise"
         For unreadable images: raise :class:`~dermfeat.InvalidImageError`, or give
         each its own group and warn with the list (:class:`~dermfeat.SkippedImagesWarning`).
+        Readable images whose comparison fails (hashing or keypoints, or one
+        geometric check) never stop the run: they are linked only to
+        byte-identical copies of themselves (or by the checks that did succeed)
+        and named in a :class:`~dermfeat.SkippedImagesWarning`.  Images too
+        narrow for keypoints (strips, a few pixels) are compared by their hashes.
     n_jobs : int, optional
         Parallel decoding, hashing and verification.
 
@@ -222,20 +255,17 @@ def near_duplicate_groups(
     results = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_hash_one)(s, nm, match_crops) for s, nm in zip(sources, names)
     )
-    errors = []
-    for i, result in enumerate(results):
-        if result[-1] is not None:
+    errors, unmatched = [], []
+    for i, (_, _, _, _, read_error, signature_error) in enumerate(results):
+        if read_error is not None:
             if on_error == "raise":
-                raise result[-1]
-            errors.append((i, names[i], result[-1].reason))
-    if errors:
-        warnings.warn(
-            f"{len(errors)} images could not be read and were given their own groups: "
-            + "; ".join(f"{nm}: {reason}" for _, nm, reason in errors),
-            SkippedImagesWarning,
-            stacklevel=2,
-        )
-    index = np.array([i for i, r in enumerate(results) if r[-1] is None], dtype=np.int64)
+                raise read_error
+            errors.append((i, names[i], read_error.reason))
+        elif signature_error is not None:
+            unmatched.append((i, names[i], signature_error))
+    # byte-identical content links whatever else failed; hashes and keypoints only where computed
+    readable = [i for i, r in enumerate(results) if r[4] is None]
+    index = np.array([i for i in readable if results[i][5] is None], dtype=np.int64)
     links = {}
 
     def link(i, j, kind, score):
@@ -244,7 +274,7 @@ def near_duplicate_groups(
             links[key] = (key[0], key[1], kind, score)
 
     by_digest = {}
-    for i in index:
+    for i in readable:
         by_digest.setdefault(results[i][0], []).append(int(i))
     for members in by_digest.values():
         for j in members[1:]:
@@ -281,9 +311,29 @@ def near_duplicate_groups(
             joblib.delayed(_verify_pairs)(chunk, keypoints, min_spread) for chunk in chunks
         )
         for chunk, chunk_scores in zip(chunks, scores):
-            for (a, b), inliers in zip(chunk, chunk_scores):
-                if inliers >= min_inliers:
-                    link(int(index[a]), int(index[b]), "crop", inliers)
+            for (a, b), (inliers, failure) in zip(chunk, chunk_scores):
+                i, j = int(index[a]), int(index[b])
+                if failure is not None:
+                    unmatched.append((i, names[i], f"crop check against {names[j]} failed ({failure})"))
+                elif inliers >= min_inliers:
+                    link(i, j, "crop", inliers)
+
+    if errors:
+        warnings.warn(
+            f"{len(errors)} images could not be read and were given their own groups: "
+            + "; ".join(f"{nm}: {reason}" for _, nm, reason in errors),
+            SkippedImagesWarning,
+            stacklevel=2,
+        )
+    if unmatched:
+        warnings.warn(
+            f"{len(unmatched)} near-duplicate comparisons failed; those images are linked only to "
+            "byte-identical copies (usually their own groups): "
+            + "; ".join(f"{nm}: {reason}" for _, nm, reason in unmatched),
+            SkippedImagesWarning,
+            stacklevel=2,
+        )
+        errors = sorted(errors + unmatched)
 
     pairs = sorted(links.values())
     graph = coo_matrix(
