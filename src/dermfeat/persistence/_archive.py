@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import zipfile
 
 import numpy as np
@@ -105,13 +106,22 @@ def _unsafe_name(name):
             or any(part in ("", ".", "..") for part in parts))
 
 
+def _looks_truncated(data):
+    """No complete end record, or one pointing past itself: the end of the file is missing."""
+    pos = data.rfind(_EOCD)
+    if pos < 0 or len(data) - pos < 22:
+        return True
+    size, offset = struct.unpack("<II", data[pos + 12: pos + 20])
+    return offset + size > pos
+
+
 def open_archive(data, source, max_size, *, nested=False):
     """Check a zip archive held in ``data`` and return its entries (see the module docstring)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError,
             OverflowError, UnicodeDecodeError) as exc:
-        if _EOCD not in data[-(2**16 + 22):]:
+        if _looks_truncated(data):
             raise InvalidModelError(source, "truncated: the zip archive has no end record (cut short?)",
                                     kind="truncated") from None
         raise InvalidModelError(source, f"damaged zip archive ({_describe(exc)})") from None

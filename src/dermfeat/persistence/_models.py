@@ -238,7 +238,8 @@ def _load_pickle(data, source, kind):
             raise InvalidModelError(source, "not a model file: neither a skops (zip) archive nor a pickle",
                                     kind="not_a_model") from None
         raise InvalidModelError(source, f"truncated or damaged pickle ({type(exc).__name__}: {exc})",
-                                kind="truncated" if isinstance(exc, EOFError) else "damaged") from None
+                                kind="truncated" if isinstance(exc, EOFError) or "truncated" in str(exc)
+                                else "damaged") from None
     except Exception as exc:  # noqa: BLE001 - report on one line whatever the pickle raised
         raise InvalidModelError(source, f"could not be loaded ({type(exc).__name__}: {exc})",
                                 kind="unloadable") from None
