@@ -71,9 +71,10 @@ def test_kd_tree(table):
     for index, edit, message in [(1, lambda a: a + 1, "sample index out of range"),
                                  (2, lambda a: _set(a, "idx_end", 10**6), "sample range out of range"),
                                  (3, lambda a: np.ascontiguousarray(a[:, :-1]), "bounds have the wrong shape"),
-                                 (6, lambda n: n + 2, "node count inconsistent")]:
+                                 (6, lambda n: n + 2, "node count inconsistent"),
+                                 (5, lambda n: 2**60, "depth out of range")]:
         bad_state = list(state)
-        bad_state[index] = edit(np.copy(state[index]) if index != 6 else state[index])
+        bad_state[index] = edit(np.copy(state[index]) if index < 4 else state[index])
         bad = KDTree.__new__(KDTree)
         bad.__setstate__(tuple(bad_state))  # scikit-learn accepts it...
         with pytest.raises(UnsafeContentError, match=message):  # ... the check does not

@@ -87,6 +87,7 @@ def check_kd_tree(tree):
     n_samples, n_features = data.shape
     idx = _int_array(idx_array, "tree sample indices")
     _require(idx.shape == (n_samples,) and np.all((idx >= 0) & (idx < n_samples)), "tree sample index out of range")
+    _require(isinstance(n_levels, int) and 1 <= n_levels <= 62, "tree depth out of range")
     _require(n_nodes == len(node_data) >= 1 and n_nodes == 2 ** n_levels - 1, "tree node count inconsistent")
     _require(np.shape(node_bounds) == (2, n_nodes, n_features), "tree node bounds have the wrong shape")
     start, end = node_data["idx_start"], node_data["idx_end"]
