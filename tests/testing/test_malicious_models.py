@@ -32,7 +32,7 @@ def test_many_distinct_kinds_described(malicious):
     assert all(isinstance(m, MaliciousModel) and m.attack and m.message and m.kind in KINDS for m in models)
     assert sum(m.sentinel is not None for m in models) >= 10  # attacks that would run code or write files
     assert {"exec", "open_for_writing", "numpy_savetxt", "save_model", "os_system", "subprocess", "importlib",
-            "method_key_type", "zip_bomb", "truncated", "wrong_inner_schema", "path_traversal",
+            "method_key_type", "getattr_import", "zip_bomb", "truncated", "wrong_inner_schema", "path_traversal",
             "pickle_as_skops"} <= set(names)
 
 
@@ -80,7 +80,7 @@ def photo(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("name", ["exec", "zip_bomb", "method_key_type"])
+@pytest.mark.parametrize("name", ["exec", "getattr_import", "zip_bomb"])
 def test_cli_predict_refuses_on_one_line(malicious, photo, name):
     folder, models = malicious
     model = next(m for m in models if m.name == name)

@@ -211,7 +211,8 @@ def write_malicious_models(folder, *, random_state=0):
     Kinds: code execution through every way skops calls a name (``exec``,
     ``open`` for writing, ``numpy.savetxt``, dermfeat's own ``save_model``,
     ``os.system``, ``subprocess``, ``importlib``, a module whose import has a
-    side effect, a bound method smuggled in as a dict key type, a function
+    side effect, a bound method smuggled in as a dict key type, ``os.system``
+    reached through ``getattr`` and ``__import__`` alone, a function
     called at prediction time, an allowed class called as a constructor), zip
     bombs, a size that lies, unsafe entry names, duplicate entries, encryption,
     truncation, a non-zip file, a zip or skops file that is not a dermfeat
@@ -323,6 +324,16 @@ def write_malicious_models(folder, *, random_state=0):
     add("method_key_type", "numpy.ndarray.tofile(path) through a bound method smuggled in as a dict key type",
         "unsafe", "numpy.ndarray.tofile (as MethodNode)",
         schema=_inject(schema, str(target), _json(1), key_type=method), entries=entries, sentinel=target)
+
+    # getattr trick: os.system reached as getattr(__import__("os"), "system") -- only builtins named --
+    # and used as a dict key type, so skops calls it on the key, here a shell command
+    target = sentinel("getattr_import")
+    schema, entries = _read_skops(base)
+    system = _call("builtins", "getattr", _call("builtins", "__import__", "os"), "system")
+    command = f"{sys.executable} -c \"open({str(target)!r}, 'w')\""
+    add("getattr_import", "getattr(__import__('os'), 'system') as a dict key type: os.system(key) while loading",
+        "unsafe", "builtins.getattr (as ConstructorFromReduceNode)",
+        schema=_inject(schema, command, _json(1), key_type=system), entries=entries, sentinel=target)
 
     # a function stored in a pipeline step, called at prediction time
     target = sentinel("predict_time_function")
