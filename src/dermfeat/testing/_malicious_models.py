@@ -373,7 +373,7 @@ def write_malicious_models(folder, *, random_state=0):
     add("path_traversal", "an entry named ../../escape.txt", "unsafe", "unsafe entry name")
     _raw_zip(models[-1].path, [*members, _stored("../../escape.txt", b"escaped")])
     add("absolute_name", "an entry with an absolute path", "unsafe", "unsafe entry name")
-    _raw_zip(models[-1].path, [*members, _stored("/tmp/dermfeat-absolute.txt", b"absolute")])
+    _raw_zip(models[-1].path, [*members, _stored("/absolute/escape.txt", b"absolute")])
     add("duplicate_entry", "a second schema.json after the real one (what a scanner reads is not what loads)",
         "unsafe", "appears twice")
     _raw_zip(models[-1].path, [*members, _stored("schema.json", b"{}")])
