@@ -69,9 +69,12 @@ def load_payload(entries, source, trusted=None):
         The scikit-learn version found in the estimators' own state, if it
         differs from the running one (files that record no versions).
     """
-    from skops.io._audit import audit_tree, get_tree
-    from skops.io._utils import read_schema
-
+    try:  # the node tree is skops' internal API (tested with skops 0.16); a version without it cannot be checked
+        from skops.io._audit import audit_tree, get_tree
+        from skops.io._utils import read_schema
+    except ImportError as exc:
+        raise InvalidModelError(source, f"cannot be checked with this version of skops ({_short(exc)}); "
+                                "upgrade skops", kind="unloadable") from None
     try:
         schema, context = read_schema(entries)
     except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
