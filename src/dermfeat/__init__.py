@@ -34,22 +34,36 @@ serve
     The local web demo.
 cli
     The ``dermfeat`` command line.
+testing
+    Hostile inputs generated at run time, for testing that they are refused.
 utils
     Parameter validation, estimator checks.
 """
 
 import importlib
 
-from ._exceptions import CorruptImageWarning, InvalidImageError, ModelMismatchError, SkippedImagesWarning
+from ._exceptions import (
+    CorruptImageWarning,
+    InvalidImageError,
+    InvalidModelError,
+    ModelFileNotFoundError,
+    ModelMismatchError,
+    ModelVersionWarning,
+    SkippedImagesWarning,
+)
 
 __version__ = "0.1.0.dev0"
 
 _SUBMODULES = {
     "base", "cli", "datasets", "evaluation", "explain", "extraction", "features", "io",
-    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "utils", "zoo",
+    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "testing", "utils",
+    "zoo",
 }
 
-__all__ = ["CorruptImageWarning", "InvalidImageError", "ModelMismatchError", "SkippedImagesWarning", "__version__", *sorted(_SUBMODULES)]
+__all__ = [
+    "CorruptImageWarning", "InvalidImageError", "InvalidModelError", "ModelFileNotFoundError", "ModelMismatchError", "ModelVersionWarning",
+    "SkippedImagesWarning", "__version__", *sorted(_SUBMODULES),
+]
 
 
 def __getattr__(name):

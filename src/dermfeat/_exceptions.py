@@ -48,3 +48,78 @@ class CorruptImageWarning(UserWarning):
 
 class ModelMismatchError(RuntimeError):
     """A saved estimator refers to a model file whose content has changed."""
+
+
+class InvalidModelError(ValueError):
+    """A model file was refused, or could not be loaded.
+
+    Raised by :func:`dermfeat.persistence.load_model` for every problem with the
+    file itself, before anything from it is used.  The message is one line that
+    names the file and says what is wrong; :attr:`kind` says it for programs:
+
+    ``"missing"``
+        No such file (then the error is a :class:`ModelFileNotFoundError`,
+        which is also a :class:`FileNotFoundError`).
+    ``"not_a_file"``
+        A folder, a named pipe, a device...: not read at all.
+    ``"empty"``, ``"truncated"``, ``"damaged"``
+        No bytes; cut short; corrupt (bad checksum, unreadable entry, invalid
+        ``schema.json``).
+    ``"too_large"``
+        Over the size, entry-count or compression-ratio limits (a zip bomb).
+    ``"not_a_model"``
+        Neither a skops (zip) archive nor a pickle.
+    ``"not_dermfeat"``
+        A zip or skops file not written by :func:`~dermfeat.persistence.save_model`.
+    ``"pickle"``
+        A pickle, refused without ``allow_pickle=True``.
+    ``"unsafe"``
+        Types or functions outside the allow-list, unsafe entry names or
+        encryption in the archive, or fitted values that compiled code would
+        read out of bounds.
+    ``"unloadable"``
+        Passed every check but the objects could not be rebuilt.
+
+    Parameters
+    ----------
+    source : str
+        The model file.
+    reason : str
+        What is wrong with it (one line).
+    kind : str, default="damaged"
+        One of the kinds above.
+
+    Examples
+    --------
+    >>> from dermfeat import InvalidModelError
+    >>> err = InvalidModelError("m.skops", "truncated: the zip archive has no end record", kind="truncated")
+    >>> str(err), err.kind
+    ('m.skops: truncated: the zip archive has no end record', 'truncated')
+    """
+
+    def __init__(self, source, reason, kind="damaged"):
+        self.source = str(source)
+        self.reason = " ".join(str(reason).split())  # always one line
+        self.kind = kind
+        super().__init__(f"{self.source}: {self.reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.reason, self.kind))
+
+
+class ModelFileNotFoundError(InvalidModelError, FileNotFoundError):
+    """A model file (or an embedding model it needs) does not exist.
+
+    Both an :class:`InvalidModelError` and a :class:`FileNotFoundError`.
+    """
+
+    def __init__(self, source, reason="no such file", kind="missing"):
+        super().__init__(source, reason, kind)
+
+
+class ModelVersionWarning(UserWarning):
+    """A model file was saved with other versions of dermfeat, scikit-learn, NumPy or skops.
+
+    It usually still works; if predictions look wrong, save the model again
+    with the running versions.
+    """

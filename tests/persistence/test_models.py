@@ -1,6 +1,7 @@
 """save_model / load_model: identical predictions, model files checked by SHA-256."""
 
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -96,3 +97,94 @@ def test_zoo_model_survives_a_new_cache(tmp_path, monkeypatch, lesion_data):
     monkeypatch.setenv("DERMFEAT_HOME", str(tmp_path / "home2"))  # another machine's cache
     loaded, _ = load_model(path)
     np.testing.assert_allclose(loaded.predict_proba(lesion_data.images[:3]), expected, atol=1e-6)
+
+
+def _edit_schema(path, edit):
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    schema = json.loads(entries.pop("schema.json"))
+    edit(schema["content"])
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+def test_versions_recorded_and_compared(tmp_path, lesion_data):
+    import sklearn
+    import skops
+
+    from dermfeat import ModelVersionWarning, __version__
+
+    clf = LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1])
+    path = save_model(clf, tmp_path / "m.skops")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, meta = load_model(path)  # same versions: no warning
+    assert meta["versions"]["dermfeat"] == __version__ and meta["versions"]["scikit-learn"] == sklearn.__version__
+    assert meta["versions"]["numpy"] == np.__version__ and meta["versions"]["skops"] == skops.__version__
+    assert "imbalanced-learn" not in meta["versions"] and "python" in meta["versions"]
+
+    def older(payload):
+        metadata = payload["metadata"]["content"]
+        versions = metadata["versions"]["content"]
+        versions["scikit-learn"]["content"] = '"1.5.0"'
+        # skops stores equal strings once: the first occurrence is what loads
+        versions["dermfeat"]["content"] = metadata["dermfeat_version"]["content"] = '"0.0.1"'
+
+    _edit_schema(path, older)
+    with pytest.warns(ModelVersionWarning) as record:
+        model, _ = load_model(path)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith(f"{path}: saved with dermfeat 0.0.1 (running {__version__}), scikit-learn 1.5.0")
+    assert "\n" not in message and record[0].filename == __file__
+    assert model.predict([[0.9]]).tolist() == [1]
+
+
+def test_files_without_a_version_record(tmp_path):
+    """Files from before the record: the dermfeat version, and scikit-learn's own in each estimator."""
+    from dermfeat import ModelVersionWarning
+
+    clf = LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1])
+    path = save_model(clf, tmp_path / "old.skops")
+
+    def older(payload):
+        metadata = payload["metadata"]
+        index = list(metadata["content"]).index("versions")
+        del metadata["content"]["versions"], metadata["key_types"]["content"][index]
+        # as if fitted with another scikit-learn
+        payload["estimator"]["content"]["content"]["_sklearn_version"]["content"] = '"1.4.2"'
+
+    _edit_schema(path, older)
+    with pytest.warns(ModelVersionWarning, match=r"scikit-learn 1.4.2 \(running"):
+        load_model(path)
+
+
+def test_imblearn_version_recorded_when_used(tmp_path):
+    pytest.importorskip("imblearn")
+    from dermfeat.pipeline import ResampledClassifier
+
+    X = np.arange(20.0).reshape(-1, 1)
+    clf = ResampledClassifier(LogisticRegression(), sampler="random_over", random_state=0).fit(X, [0] * 14 + [1] * 6)
+    _, meta = load_model(save_model(clf, tmp_path / "r.skops"))
+    assert "imbalanced-learn" in meta["versions"]
+
+
+def test_trusted_accepts_types(tmp_path, lesion_data):
+    pipe = make_pipeline(MeanColour(), LogisticRegression()).fit(lesion_data.images, lesion_data.labels)
+    path = save_model(pipe, tmp_path / "m.skops")
+    loaded, _ = load_model(path, trusted=[MeanColour])
+    np.testing.assert_array_equal(loaded.predict(lesion_data.images), pipe.predict(lesion_data.images))
+
+
+def test_recorded_embedding_path_must_be_a_path(tmp_path, onnx_pipeline):
+    from dermfeat import InvalidModelError
+
+    pipe, _ = onnx_pipeline
+    pipe[0].model_path_ = ["not", "a", "path"]
+    with pytest.raises(InvalidModelError, match="records a model file that is not a path"):
+        load_model(save_model(pipe, tmp_path / "m.skops"))

@@ -6,16 +6,15 @@ import datetime
 import os
 import pickle
 import warnings
-import zipfile
 from pathlib import Path
 
 from sklearn.base import BaseEstimator
 
 from .. import __version__
-from .._exceptions import ModelMismatchError
-
-#: Type prefixes trusted when loading a skops file: code already installed with dermfeat.
-TRUSTED_PREFIXES = ("dermfeat.", "sklearn.", "numpy.", "scipy.", "imblearn.", "builtins.", "collections.")
+from .._exceptions import InvalidModelError, ModelFileNotFoundError, ModelMismatchError
+from ._archive import MAX_MODEL_SIZE, open_archive, read_model_bytes, sniff
+from ._skops import load_payload
+from ._versions import current_versions, recorded_versions, warn_if_different
 
 
 def _walk(obj, seen=None):
@@ -70,8 +69,10 @@ def required_model_files(estimator):
 
 
 def _metadata(estimator, extra):
+    uses_imblearn = any(type(est).__module__.startswith("imblearn.") for est in _walk(estimator))
     meta = {
         "dermfeat_version": __version__,
+        "versions": current_versions(uses_imblearn),
         "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "estimator": type(estimator).__name__,
         "model_files": required_model_files(estimator),
@@ -87,9 +88,11 @@ def save_model(estimator, path, *, format="skops", metadata=None):
     """Save a fitted estimator with a record of what it needs.
 
     The default format is skops (``.skops``), which loads without running
-    arbitrary code.  The file also records the dermfeat version, the classes and,
-    for every embedding model the estimator uses, its file name and SHA-256, so
-    :func:`load_model` can say which file it needs and refuse a different one.
+    arbitrary code.  The file also records the versions of dermfeat,
+    scikit-learn, NumPy, SciPy, skops, imbalanced-learn (when the model uses it)
+    and Python, the classes and, for every embedding model the estimator uses,
+    its file name and SHA-256, so :func:`load_model` can warn when versions
+    differ, say which file it needs and refuse a different one.
 
     Parameters
     ----------
@@ -133,17 +136,29 @@ def save_model(estimator, path, *, format="skops", metadata=None):
     return path
 
 
-def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None):
+def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None, max_size=MAX_MODEL_SIZE):
     """Load an estimator saved by :func:`save_model` and check its model files.
+
+    A skops file is checked before anything in it is used (see the user guide
+    page "Security and robustness"): the archive's size, entry count and
+    compression ratio are bounded and its entries verified, then every type
+    (and function) the file would create is compared with
+    :data:`~dermfeat.persistence.ALLOWED_TYPES`, the explicit list of what
+    dermfeat's own models contain, and with how skops would build it.
+    Anything else is refused, so loading never calls code named by the file.
+    Fitted values that compiled code reads without bounds checks (tree nodes,
+    support vectors) are checked too.  A difference between the library
+    versions recorded in the file and the running ones gives one
+    :class:`~dermfeat.ModelVersionWarning`.
 
     Parameters
     ----------
     path : path-like
         A ``.skops`` file (or a pickle, with ``allow_pickle=True``).
-    trusted : list of str, optional
-        Extra types to trust in a skops file.  Types from dermfeat, scikit-learn,
-        NumPy, SciPy and imbalanced-learn are trusted; any other type makes the
-        load fail with the list of types, so nothing unexpected is constructed.
+    trusted : list of str or type, optional
+        Extra types (or functions) to accept, by fully qualified name as given
+        in the refusal message, e.g. your own transformer.  Only name what you
+        trust: a trusted type is created and configured from the file.
     allow_pickle : bool, default=False
         Allow pickle files.  A pickle can run arbitrary code when loaded: never
         load one from a source you do not trust.
@@ -151,6 +166,9 @@ def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None):
         Where to look for the embedding model files if they are no longer at the
         paths recorded when the model was saved (matched by file name, then
         checked by SHA-256).
+    max_size : int, default=MAX_MODEL_SIZE
+        Largest accepted file size and total uncompressed content, in bytes
+        (256 MiB by default).
 
     Returns
     -------
@@ -160,46 +178,87 @@ def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None):
 
     Raises
     ------
+    InvalidModelError
+        For any problem with the file: missing, not a regular file, empty,
+        truncated, damaged, too large, not a model, not written by dermfeat,
+        a pickle without ``allow_pickle=True``, or unsafe content.  One line
+        naming the file; ``kind`` says which.  A missing file (or a missing
+        embedding model file) raises :class:`~dermfeat.ModelFileNotFoundError`,
+        which is also a :class:`FileNotFoundError`.
     ModelMismatchError
-        If a model file the estimator needs has different content (SHA-256).
-    FileNotFoundError
-        If a model file is missing; the message names it and its SHA-256.
-    """
-    path = Path(path)
-    if zipfile.is_zipfile(path):
-        import skops.io as sio
+        If an embedding model file the estimator needs has different content
+        (SHA-256).
 
-        found = sio.get_untrusted_types(file=path)
-        unknown = sorted({t for t in found if not t.startswith(TRUSTED_PREFIXES)} - set(trusted or []))
-        if unknown:
-            raise ValueError(
-                f"{path}: refusing to load types that are not trusted: {', '.join(unknown)}; "
-                "pass trusted=[...] if you trust this file"
-            )
-        payload = sio.load(path, trusted=found or None)
-    else:
+    Warns
+    -----
+    ModelVersionWarning
+        When the file was saved with other versions of dermfeat, scikit-learn,
+        NumPy, skops or imbalanced-learn.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from dermfeat.persistence import load_model
+    >>> path = Path(tempfile.mkdtemp()) / "notes.skops"
+    >>> _ = path.write_text("not a model")
+    >>> load_model(path)
+    Traceback (most recent call last):
+    ...
+    dermfeat._exceptions.InvalidModelError: .../notes.skops: not a model file: neither a skops (zip) archive nor a pickle
+    """
+    source = os.fspath(path)
+    data = read_model_bytes(source, max_size)
+    kind = sniff(data)
+    if kind == "zip":
+        entries = open_archive(data, source, max_size)
+        del data
+        estimator, metadata, sklearn_version = load_payload(entries, source, trusted)
+    elif kind == "pickle" or allow_pickle:
         if not allow_pickle:
-            raise ValueError(
-                f"{path} is not a skops file; pickles can run arbitrary code when loaded. "
-                "Pass allow_pickle=True only for files you made yourself."
-            )
-        warnings.warn(f"loading pickle {path}: only do this for files you trust", UserWarning, stacklevel=2)
-        with open(path, "rb") as fh:
-            payload = pickle.load(fh)  # noqa: S301 - explicit opt-in above
-    if not isinstance(payload, dict) or "estimator" not in payload:
-        raise ValueError(f"{path} was not written by dermfeat.persistence.save_model")
-    estimator, metadata = payload["estimator"], payload.get("metadata", {})
-    _relink_model_files(estimator, model_dir)
+            raise InvalidModelError(
+                source, "a pickle file, refused: loading a pickle can run arbitrary code; "
+                "pass allow_pickle=True only for files you made yourself", kind="pickle")
+        warnings.warn(f"loading pickle {source}: only do this for files you trust", UserWarning, stacklevel=2)
+        estimator, metadata = _load_pickle(data, source, kind)
+        sklearn_version = None
+    else:
+        raise InvalidModelError(source, "not a model file: neither a skops (zip) archive nor a pickle",
+                                kind="not_a_model")
+    warn_if_different(source, recorded_versions(metadata, sklearn_version), stacklevel=2)
+    _relink_model_files(estimator, model_dir, source)
     return estimator, metadata
 
 
-def _relink_model_files(estimator, model_dir):
+def _load_pickle(data, source, kind):
+    try:
+        payload = pickle.loads(data)  # noqa: S301 - explicit opt-in (allow_pickle=True)
+    except (pickle.UnpicklingError, EOFError, ValueError, IndexError) as exc:
+        if kind != "pickle":
+            raise InvalidModelError(source, "not a model file: neither a skops (zip) archive nor a pickle",
+                                    kind="not_a_model") from None
+        raise InvalidModelError(source, f"truncated or damaged pickle ({type(exc).__name__}: {exc})",
+                                kind="truncated" if isinstance(exc, EOFError) or "truncated" in str(exc)
+                                else "damaged") from None
+    except Exception as exc:  # noqa: BLE001 - report on one line whatever the pickle raised
+        raise InvalidModelError(source, f"could not be loaded ({type(exc).__name__}: {exc})",
+                                kind="unloadable") from None
+    if not isinstance(payload, dict) or "estimator" not in payload:
+        raise InvalidModelError(source, "a pickle not written by dermfeat.persistence.save_model",
+                                kind="not_dermfeat")
+    metadata = payload.get("metadata", {})
+    return payload["estimator"], metadata if isinstance(metadata, dict) else {}
+
+
+def _relink_model_files(estimator, model_dir, source):
     from ..features._onnx import _zoo_name, model_sha256
 
     for est in _walk(estimator):
         recorded, sha = getattr(est, "model_path_", None), getattr(est, "model_sha256_", None)
         if not (recorded and sha):
             continue
+        if not (isinstance(recorded, str) and isinstance(sha, str)):
+            raise InvalidModelError(source, f"{type(est).__name__} records a model file that is not a path")
         if _zoo_name(getattr(est, "model", None)) is not None:
             # a dermfeat.zoo model: the embedder finds (or rebuilds) its own file on this
             # machine and still checks the SHA-256 it was fitted with before any use
@@ -209,12 +268,17 @@ def _relink_model_files(estimator, model_dir):
             candidates.insert(0, Path(model_dir) / Path(recorded).name)
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
-            raise FileNotFoundError(
+            raise ModelFileNotFoundError(
+                source,
                 f"this model needs the embedding model file {Path(recorded).name} (SHA-256 {sha}), "
                 f"not found at {recorded}" + ("" if model_dir is None else f" nor in {model_dir}")
                 + "; pass model_dir= to say where it is"
             )
-        actual = model_sha256(found)
+        try:
+            actual = model_sha256(found)
+        except OSError as exc:
+            raise InvalidModelError(source, f"cannot read the embedding model file {found}: {exc.strerror or exc}",
+                                    kind="not_a_file") from None
         if actual != sha:
             raise ModelMismatchError(
                 f"{found}: SHA-256 {actual} differs from the {sha} this model was fitted with; "
