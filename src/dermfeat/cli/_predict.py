@@ -18,9 +18,9 @@ def add_parser(subparsers):
 
 
 def load(args):
-    from ..persistence import load_model
+    from ._options import load_saved_model
 
-    return load_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
+    return load_saved_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
 
 
 def predict_rows(model, metadata, paths):
