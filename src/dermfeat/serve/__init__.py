@@ -14,7 +14,14 @@ internet, and uploads are kept in memory.  The web part needs the ``serve`` extr
 :class:`DemoPredictor` and :func:`quality_warnings` work without it.
 """
 
-from ._app import LOCAL_HOSTS, MULTIPART_OVERHEAD, UploadError, create_app
+from ._app import (
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_QUEUED,
+    LOCAL_HOSTS,
+    MULTIPART_OVERHEAD,
+    UploadError,
+    create_app,
+)
 from ._predictor import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -26,7 +33,9 @@ from ._predictor import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENT",
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_QUEUED",
     "DEFAULT_MAX_UPLOAD_BYTES",
     "LOCAL_HOSTS",
     "MIN_SIDE",

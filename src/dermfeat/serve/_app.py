@@ -1,6 +1,7 @@
 """The FastAPI application: the page, the JSON API, upload limits and error responses."""
 
 import logging
+import threading
 
 from .. import __version__
 from .._exceptions import InvalidImageError
@@ -11,6 +12,18 @@ logger = logging.getLogger("dermfeat.serve")
 
 #: Room for the multipart envelope (boundaries, part headers) on top of the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
+
+#: Uploads decoded and analysed at the same time; the others wait their turn.
+#: Together with :data:`DEFAULT_MAX_QUEUED` and the upload and pixel limits this
+#: bounds the memory a burst of uploads can take.
+DEFAULT_MAX_CONCURRENT = 2
+
+#: Uploads accepted at the same time, the waiting ones included (each holds its
+#: bytes in memory); beyond it the demo answers 503 at once, before reading the body.
+DEFAULT_MAX_QUEUED = 8
+
+#: Methods that change nothing: never refused as cross-origin.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 #: Host names accepted by default: the loopback names.  Refusing other ``Host``
 #: headers stops a web page from reaching the demo through DNS rebinding.  ``testserver``
@@ -52,11 +65,16 @@ async def read_body(request, limit):
             raise UploadError(400, "bad_request", "The Content-Length header is not a number.") from None
         if declared > limit:
             raise too_large
+    from starlette.requests import ClientDisconnect
+
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+    except ClientDisconnect:
+        raise UploadError(499, "client_disconnected", "The client went away before the upload was complete.") from None
     return bytes(body)
 
 
@@ -140,8 +158,82 @@ def extract_upload(body, content_type, max_upload_bytes):
     return data, name
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_port(netloc):
+    """``(host, port or None)`` of a ``Host`` header value or URL authority; None if malformed."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit("//" + netloc.strip())
+        return (parts.hostname or "").lower(), parts.port
+    except ValueError:  # a port that is not a number, an unclosed IPv6 bracket
+        return None
+
+
+def same_origin(origin, host):
+    """Whether the browser ``Origin`` header names the server reached through ``host``.
+
+    ``origin`` is ``scheme://host[:port]``; ``host`` the request's ``Host``
+    header.  Host names must be equal and ports too, a missing port meaning the
+    scheme's default (a ``Host`` without a port, as behind a TLS proxy, matches
+    either default port).  The opaque origin ``null`` (sandboxed frames, local
+    files) never matches.
+
+    Examples
+    --------
+    >>> from dermfeat.serve._app import same_origin
+    >>> same_origin("http://127.0.0.1:8000", "127.0.0.1:8000")
+    True
+    >>> same_origin("http://127.0.0.1:9000", "127.0.0.1:8000"), same_origin("https://evil.example", "127.0.0.1:8000")
+    (False, False)
+    >>> same_origin("null", "127.0.0.1:8000")
+    False
+    """
+    scheme, sep, netloc = origin.strip().partition("://")
+    if not sep or scheme.lower() not in _DEFAULT_PORTS:
+        return False
+    theirs, ours = _host_port(netloc), _host_port(host)
+    if theirs is None or ours is None or not theirs[0] or theirs[0] != ours[0]:
+        return False
+    their_port = theirs[1] if theirs[1] is not None else _DEFAULT_PORTS[scheme.lower()]
+    if ours[1] is None:
+        return their_port in _DEFAULT_PORTS.values()
+    return their_port == ours[1]
+
+
+def cross_origin_reason(method, headers):
+    """Why a request that would change something comes from another site's page, or None.
+
+    Safe methods (GET, HEAD, OPTIONS) are never refused.  Browsers send
+    ``Sec-Fetch-Site`` (anything but ``same-origin`` or ``none`` is refused) and,
+    on every cross-origin POST, ``Origin`` (refused unless :func:`same_origin`).
+    A request with neither (curl, a script) is not a browser page's and passes.
+
+    Examples
+    --------
+    >>> from dermfeat.serve._app import cross_origin_reason
+    >>> cross_origin_reason("POST", {"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000"}) is None
+    True
+    >>> cross_origin_reason("POST", {"host": "127.0.0.1:8000", "origin": "https://evil.example"})
+    'Origin https://evil.example is not this server'
+    >>> cross_origin_reason("POST", {"host": "127.0.0.1:8000"}) is None  # curl
+    True
+    """
+    if method.upper() in _SAFE_METHODS:
+        return None
+    site = headers.get("sec-fetch-site")
+    if site is not None and site.strip().lower() not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site is {site.strip()[:40]!r}"
+    origin = headers.get("origin")
+    if origin is not None and not same_origin(origin, headers.get("host", "")):
+        return f"Origin {origin.strip()[:100]} is not this server"
+    return None
+
+
 class _Guard:
-    """ASGI middleware: refuse unknown Host headers, add security headers to every response."""
+    """ASGI middleware: refuse unknown Host headers and cross-origin requests, add security headers."""
 
     def __init__(self, app, allowed_hosts, csp):
         self.app = app
@@ -175,16 +267,25 @@ class _Guard:
                 message = {**message, "headers": [*message.get("headers", []), *self.headers]}
             await send(message)
 
-        if self.allowed is not None and self._host(scope) not in self.allowed:
-            from starlette.responses import JSONResponse
+        from starlette.responses import JSONResponse
 
+        if self.allowed is not None and self._host(scope) not in self.allowed:
             response = JSONResponse({"error": "bad_host", "message": "Unknown Host header."}, status_code=400)
+            return await response(scope, receive, send_with_headers)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        reason = cross_origin_reason(scope.get("method", "GET"), headers)
+        if reason is not None:
+            logger.warning("refused a cross-origin %s %s: %s", scope.get("method"), scope.get("path"), reason)
+            response = JSONResponse({"error": "cross_origin", "message": (
+                f"Cross-origin request refused ({reason}): the demo only answers uploads from its own page.")},
+                status_code=403)
             return await response(scope, receive, send_with_headers)
         return await self.app(scope, receive, send_with_headers)
 
 
 def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=DEFAULT_MAX_PIXELS,
-               severity_model=None, allowed_hosts=LOCAL_HOSTS, allow_pickle=False, model_dir=None):
+               severity_model=None, allowed_hosts=LOCAL_HOSTS, allow_pickle=False, model_dir=None,
+               max_concurrent=DEFAULT_MAX_CONCURRENT, max_queued=DEFAULT_MAX_QUEUED):
     """Build the web demo for a fitted model (a FastAPI application).
 
     Routes:
@@ -199,16 +300,27 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
         image Content-Type).  Returns the JSON of
         :meth:`DemoPredictor.predict`.  Errors are JSON ``{"error", "message"}``:
         413 over ``max_upload_bytes`` or ``max_pixels``, 415 not an image, 422
-        truncated or unreadable, 400 a malformed request.
+        truncated or unreadable, 400 a malformed request, 403 a request from
+        another site's page, 503 (with ``Retry-After``) when ``max_queued``
+        uploads are already being handled.
     ``GET /api/model``
         The decision rule, classes and limits.
     ``GET /api/health``
         ``{"status": "ok"}``.
 
-    Uploads stay in memory: the size limit is checked from ``Content-Length``
-    before anything is read and again while the body streams in, and the image
-    is decoded only after both checks.  The interactive API docs of FastAPI are
-    switched off because they load scripts from the internet.
+    Uploads stay in memory (the multipart form is parsed in memory, never
+    spooled to a temporary file): the size limit is checked from
+    ``Content-Length`` before anything is read and again while the body streams
+    in, and the image is decoded only after both checks.  At most
+    ``max_concurrent`` uploads are decoded and analysed at a time and at most
+    ``max_queued`` are held at all, so a burst of uploads takes bounded memory
+    and CPU.  Requests that would change something and come from another site's
+    page (``Sec-Fetch-Site`` other than ``same-origin``, or an ``Origin`` that is
+    not this server) are refused: a web page the user visits cannot make the
+    demo work for it.  Clients without these headers (curl, scripts) are served.
+    A client that disconnects mid-upload is logged in one line.  The interactive
+    API docs of FastAPI are switched off because they load scripts from the
+    internet.
 
     Parameters
     ----------
@@ -228,6 +340,11 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
         Allow pickle model files (only your own).
     model_dir : path-like, optional
         Where the embedding model files are, if moved.
+    max_concurrent : int, default=DEFAULT_MAX_CONCURRENT
+        Uploads decoded and analysed at the same time (2).
+    max_queued : int, default=DEFAULT_MAX_QUEUED
+        Uploads held at the same time, waiting ones included (8); more are
+        answered 503 before their body is read.
 
     Returns
     -------
@@ -263,8 +380,9 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
     from ..io._read import _register_heif
 
     max_upload_bytes, max_pixels = int(max_upload_bytes), int(max_pixels)
-    if max_upload_bytes < 1 or max_pixels < 1:
-        raise ValueError("max_upload_bytes and max_pixels must be positive")
+    max_concurrent, max_queued = int(max_concurrent), int(max_queued)
+    if min(max_upload_bytes, max_pixels, max_concurrent, max_queued) < 1:
+        raise ValueError("max_upload_bytes, max_pixels, max_concurrent and max_queued must be positive")
     predictor = model if isinstance(model, DemoPredictor) else DemoPredictor(
         model, severity_model=severity_model, max_pixels=max_pixels, allow_pickle=allow_pickle, model_dir=model_dir)
     predictor.max_pixels = max_pixels
@@ -276,12 +394,21 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
     app = FastAPI(title="dermfeat web demo", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.predictor = predictor
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.max_concurrent, app.state.max_queued = max_concurrent, max_queued
+    app.state.in_flight = 0  # uploads being read, waiting or analysed (changed on the event loop only)
+    slots = threading.BoundedSemaphore(max_concurrent)
+
+    def analyse(data, name, heatmap):
+        with slots:  # taken in the worker thread: the event loop never waits on it
+            return predictor.predict(data, name=name, heatmap=heatmap)
 
     def error(status, code, message):
         return JSONResponse({"error": code, "message": message}, status_code=status)
 
     @app.exception_handler(UploadError)
     async def _upload_error(request, exc):
+        if exc.code == "client_disconnected":  # nobody to answer; one line in the log, no traceback
+            logger.info("%s %s: %s", request.method, request.url.path, exc.message)
         return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(HTTPException)
@@ -308,18 +435,26 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
 
     @app.post("/api/predict")
     async def predict(request: Request, heatmap: bool = False):
-        body = await read_body(request, max_upload_bytes + MULTIPART_OVERHEAD)
-        data, name = extract_upload(body, request.headers.get("content-type"), max_upload_bytes)
-        del body
+        if app.state.in_flight >= max_queued:
+            response = error(503, "busy", f"The demo is busy with {max_queued} other photos; try again in a moment.")
+            response.headers["retry-after"] = "2"
+            return response
+        app.state.in_flight += 1
         try:
-            result = await run_in_threadpool(predictor.predict, data, name=name, heatmap=heatmap)
-        except InvalidImageError as exc:
-            status, code = error_status(exc)
-            return error(status, code, f"{name}: {exc.reason}." + _HINTS.get(code, ""))
-        except Exception:  # never a stack trace to the client; the server log has it
-            logger.exception("prediction failed for %s", name)
-            return error(500, "internal_error", f"{name}: the model failed on this image; see the server log.")
-        return JSONResponse(result)
+            body = await read_body(request, max_upload_bytes + MULTIPART_OVERHEAD)
+            data, name = extract_upload(body, request.headers.get("content-type"), max_upload_bytes)
+            del body
+            try:
+                result = await run_in_threadpool(analyse, data, name, heatmap)
+            except InvalidImageError as exc:
+                status, code = error_status(exc)
+                return error(status, code, f"{name}: {exc.reason}." + _HINTS.get(code, ""))
+            except Exception:  # never a stack trace to the client; the server log has it
+                logger.exception("prediction failed for %s", name)
+                return error(500, "internal_error", f"{name}: the model failed on this image; see the server log.")
+            return JSONResponse(result)
+        finally:
+            app.state.in_flight -= 1
 
     app.add_middleware(_Guard, allowed_hosts=allowed_hosts, csp=content_security_policy())
     return app
