@@ -14,14 +14,8 @@ internet, and uploads are kept in memory.  The web part needs the ``serve`` extr
 :class:`DemoPredictor` and :func:`quality_warnings` work without it.
 """
 
-from ._app import (
-    DEFAULT_MAX_CONCURRENT,
-    DEFAULT_MAX_QUEUED,
-    LOCAL_HOSTS,
-    MULTIPART_OVERHEAD,
-    UploadError,
-    create_app,
-)
+from ._app import DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, MULTIPART_OVERHEAD, UploadError, create_app
+from ._guard import LOCAL_HOSTS
 from ._predictor import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_UPLOAD_BYTES,
