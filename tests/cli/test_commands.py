@@ -10,14 +10,6 @@ import pytest
 from dermfeat.cli import main
 
 
-@pytest.fixture(scope="module")
-def model_file(lesion_folder, tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "model.skops"
-    code = main(["fit", str(lesion_folder), "-o", str(path), "--features", "color", "--threshold", "macro_f1"])
-    assert code == 0 and path.is_file()
-    return path
-
-
 def test_cv_prints_table_and_writes_report(lesion_folder, tmp_path, capsys):
     report = tmp_path / "r.html"
     code = main(["cv", str(lesion_folder), "--features", "color", "--folds", "3", "--repeats", "1",

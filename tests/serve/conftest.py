@@ -1,6 +1,10 @@
-"""A small model fitted and saved for the web demo tests, and photos to upload."""
+"""A small model fitted and saved for the web demo tests, photos to upload, a real server."""
 
+import contextlib
 import io
+import socket
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -78,3 +82,37 @@ def encode(image, fmt, **kwargs):
     buf = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format=fmt, **kwargs)
     return buf.getvalue()
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(app, *, propagate_logs=False):
+    """uvicorn serving ``app`` on 127.0.0.1 in a background thread; stopped on exit.
+
+    ``propagate_logs=True`` leaves logging alone (uvicorn's loggers then reach
+    pytest's ``caplog``) instead of installing uvicorn's own handlers.
+    """
+    import uvicorn
+
+    port = _free_port()
+    options = {"log_config": None, "log_level": "info"} if propagate_logs else {"log_level": "warning"}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", **options))
+    thread = threading.Thread(target=server.run, name="dermfeat-serve-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the test server did not stop"

@@ -12,18 +12,14 @@ Playwright drives the system Chromium (``/usr/bin/chromium``, or
 """
 
 import base64
-import contextlib
 import io
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from .conftest import encode
+from .conftest import encode, running_server
 
 CHROMIUM = Path(os.environ.get("DERMFEAT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,35 +31,6 @@ REAL_IMAGE = os.environ.get("DERMFEAT_SCREENSHOT_IMAGE")
 MAX_SCREENSHOT_BYTES = 300_000
 
 pytest.importorskip("uvicorn")
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(app):
-    """uvicorn serving ``app`` on 127.0.0.1 in a background thread; stopped on exit."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="dermfeat-serve-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{port}")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "the test server did not stop"
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +162,50 @@ def test_docs_screenshots_of_a_real_prediction(browser, tmp_path):
     folder.mkdir()
     for shot in _drive(browser, create_app(REAL_MODEL), Path(REAL_IMAGE), tmp_path / "notes.jpg", folder):
         _copy_for_docs(shot)
+
+
+class _Statuses:
+    """ASGI wrapper recording ``(method, path, status)`` of every response."""
+
+    def __init__(self, app):
+        self.app, self.seen = app, []
+
+    async def __call__(self, scope, receive, send):
+        async def record(message):
+            if message["type"] == "http.response.start":
+                self.seen.append((scope["method"], scope["path"], message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, record if scope["type"] == "http" else send)
+
+
+def _other_site(target):
+    """A page on another origin that POSTs a photo to ``target`` when opened (what a hostile page would do)."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    page = f"""<!doctype html><title>loading</title><script>
+      const data = new FormData();
+      data.append("file", new Blob([new Uint8Array([255, 216, 255, 224])], {{type: "image/jpeg"}}), "x.jpg");
+      fetch("{target}api/predict?heatmap=1", {{method: "POST", body: data, mode: "no-cors"}})
+        .then(() => {{ document.title = "sent"; }}, (e) => {{ document.title = "failed: " + e; }});
+    </script>"""
+    return Starlette(routes=[Route("/", lambda request: HTMLResponse(page))])
+
+
+def test_a_page_from_another_origin_cannot_use_the_demo(browser, saved_model):
+    from dermfeat.serve import create_app
+
+    app = create_app(saved_model[0])
+    calls = []
+    predict = app.state.predictor.predict
+    app.state.predictor.predict = lambda *a, **kw: calls.append(1) or predict(*a, **kw)
+    demo = _Statuses(app)
+    with running_server(demo) as url, running_server(_other_site(url)) as other:
+        page = browser.new_page()
+        page.goto(other)
+        page.wait_for_function("() => document.title !== 'loading'", timeout=30_000)
+        page.close()  # the fetch ends either way: the demo's Cross-Origin-Resource-Policy hides its answer
+    assert demo.seen == [("POST", "/api/predict", 403)]
+    assert calls == []

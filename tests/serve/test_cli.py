@@ -44,3 +44,32 @@ def test_warns_when_listening_beyond_this_computer(saved_model, monkeypatch, cap
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     assert main(["serve", str(saved_model[0]), "--host", "0.0.0.0"]) == 0
     assert "anyone who can reach this address" in capsys.readouterr().err
+
+
+def test_burst_limits_are_passed_to_the_app(saved_model, monkeypatch):
+    uvicorn = pytest.importorskip("uvicorn")
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(app))
+    assert main(["serve", str(saved_model[0]), "--max-concurrent", "3", "--max-queued", "5"]) == 0
+    assert (calls[0].state.max_concurrent, calls[0].state.max_queued) == (3, 5)
+    defaults = build_parser().parse_args(["serve", "model.skops"])
+    assert (defaults.max_concurrent, defaults.max_queued) == (2, 8)
+
+
+def test_a_bad_model_or_severity_model_is_one_line_naming_it(saved_model, tmp_path, monkeypatch, capsys):
+    uvicorn = pytest.importorskip("uvicorn")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    damaged = tmp_path / "damaged.skops"
+    data = bytearray(saved_model[0].read_bytes())
+    data[:4] = b"XXXX"
+    damaged.write_bytes(bytes(data))
+    assert main(["serve", str(damaged)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("dermfeat serve: error: ") and "damaged.skops" in err
+    # a type classifier is not a severity model: the message says which file is wrong
+    assert main(["serve", str(saved_model[0]), "--severity-model", str(saved_model[0])]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"dermfeat serve: error: {saved_model[0]}: cannot read the severity model: ")
+    assert "OrdinalClassifier" in err and len(err.splitlines()) == 1
+    assert main(["serve", str(saved_model[0]), "--severity-model", str(damaged)]) == 1
+    assert "damaged.skops" in capsys.readouterr().err

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ._errors import CommandError, describe
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser("explain", help="occlusion heat map of one prediction")
@@ -20,14 +22,17 @@ def add_parser(subparsers):
 
 def run(args):
     from ..explain import occlusion_sensitivity
-    from ..persistence import load_model
+    from ._options import load_saved_model
 
-    model, _ = load_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
+    model, _ = load_saved_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
     result = occlusion_sensitivity(model, args.image, target=args.target, patch_size=args.patch)
     side = np.hstack([result.image, np.full((result.image.shape[0], 8, 3), 255, np.uint8), result.overlay()])
-    ok = cv2.imwrite(args.output, cv2.cvtColor(side, cv2.COLOR_RGB2BGR))
+    try:
+        ok = cv2.imwrite(args.output, cv2.cvtColor(side, cv2.COLOR_RGB2BGR))
+    except cv2.error as exc:  # e.g. an extension OpenCV has no writer for
+        raise CommandError(f"could not write {args.output}: {describe(exc)[0].removeprefix('unexpected ')}") from exc
     if not ok:
-        raise ValueError(f"could not write {args.output}")
+        raise CommandError(f"could not write {args.output} (does its folder exist?)")
     print(f"{args.image}: {result.target} p={result.base_probability:.3f}; peak at row {result.peak[0]}, "
           f"column {result.peak[1]}; {result.n_evaluations} evaluations; wrote {args.output}")
     return 0

@@ -1,4 +1,4 @@
-"""Options shared by the commands that build a pipeline (cv, fit, demo)."""
+"""Options shared by the commands that build a pipeline (cv, fit, demo), and model loading."""
 
 from __future__ import annotations
 
@@ -66,3 +66,12 @@ def load_data(path, pos_label):
     if pos_label not in names:
         pos_label = names[-1]
     return data, data.labels, pos_label
+
+
+def load_saved_model(path, *, allow_pickle=False, model_dir=None, what="the model"):
+    """``(estimator, metadata)`` of a model file; every failure is one error naming the file."""
+    from ..persistence import load_model
+    from ._errors import reading
+
+    with reading(path, what):
+        return load_model(path, allow_pickle=allow_pickle, model_dir=model_dir)

@@ -1,72 +1,188 @@
-"""``dermfeat predict MODEL IMAGE...``: class, probability and threshold per image."""
+"""``dermfeat predict MODEL IMAGE...``: class, probability and threshold per image.
+
+The photographs are streamed: at most ``--batch-size`` of them are decoded at a
+time, and each batch's rows are written before the next batch is read, so memory
+does not grow with the number of photographs.  A file that cannot be read or
+analysed becomes a row with the reason; it never stops the run.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+
+#: Photographs decoded and predicted together by default (a 12-megapixel photo
+#: takes 36 MB once decoded).
+DEFAULT_BATCH_SIZE = 8
+
+FIELDS = ["file", "class", "probability", "positive_class", "threshold", "error"]
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser("predict", help="predict images with a saved model (CSV or JSON)")
+    parser = subparsers.add_parser(
+        "predict", help="predict images with a saved model (CSV or JSON)",
+        description="One row per image, written as soon as its batch is done; unreadable files get a row "
+        "with the reason and the others are still predicted. Exit code 0 when at least one image was "
+        "predicted.",
+    )
     parser.add_argument("model", help="model file written by 'dermfeat fit'")
     parser.add_argument("images", nargs="+", help="image files")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE,
+                        help=f"photos decoded and predicted together (default {DEFAULT_BATCH_SIZE}); memory grows "
+                        "with it, not with the number of photos")
     parser.add_argument("--model-dir", default=None, help="where the embedding model files are, if moved")
     parser.add_argument("--allow-pickle", action="store_true", help="allow a pickle model file (only your own)")
     parser.set_defaults(run=run)
 
 
 def load(args):
-    from ..persistence import load_model
+    from ._options import load_saved_model
 
-    return load_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
+    return load_saved_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
 
 
-def predict_rows(model, metadata, paths):
-    """One dict per image: decoded once here, bad files reported and skipped."""
-    import numpy as np
+def _fatal(exc):
+    """Whether an exception raised on one image is about the model or the machine, not the image."""
+    from .._exceptions import InvalidImageError
 
+    if isinstance(exc, InvalidImageError):
+        return False
+    if isinstance(exc, (MemoryError, OSError, ImportError)):
+        return True
+    return type(exc).__module__.split(".")[0] == "dermfeat"  # ModelMismatchError and the like
+
+
+def _reason(exc):
+    from .._exceptions import InvalidImageError
+    from ._errors import describe
+
+    if isinstance(exc, InvalidImageError):
+        return exc.reason
+    return "could not be analysed: " + describe(exc)[0].removeprefix("unexpected ")
+
+
+def _predict_batch(model, images):
+    """``[(probabilities, class) or exception]`` per image, one bad image never failing the others."""
+    try:
+        return list(zip(model.predict_proba(images), model.predict(images)))
+    except Exception as exc:
+        if _fatal(exc):
+            raise
+        if len(images) == 1:
+            return [exc]
+    return [r for image in images for r in _predict_batch(model, [image])]
+
+
+class _Rules:
+    """How a model's output becomes a row: the positive class and the threshold."""
+
+    def __init__(self, model, metadata):
+        import numpy as np
+
+        self.classes = [str(c) for c in model.classes_]
+        pos = metadata.get("pos_label")
+        self.pos = pos if pos in self.classes else self.classes[-1]
+        threshold = metadata.get("threshold")
+        self.threshold = "" if threshold is None else float(np.round(threshold, 4))
+
+    def row(self, path, proba, label):
+        import numpy as np
+
+        return {"file": path, "class": str(label),
+                "probability": float(np.round(proba[self.classes.index(self.pos)], 4)),
+                "positive_class": self.pos, "threshold": self.threshold, "error": ""}
+
+
+def _error_row(path, reason):
+    return {"file": path, "class": "", "probability": "", "threshold": "", "error": reason}
+
+
+def iter_rows(model, metadata, paths, batch_size=DEFAULT_BATCH_SIZE):
+    """Yield one dict per image, in order, decoding at most ``batch_size`` images at a time.
+
+    Each image is decoded once here; files that cannot be read or analysed get a
+    row with the reason (``error``) and the others are still predicted.
+    """
     from .._exceptions import InvalidImageError
     from ..io import read_image
 
-    rows, good, images = [], [], []
-    for path in paths:
-        try:
-            images.append(read_image(path))
-            good.append(len(rows))
-            rows.append({"file": path})
-        except InvalidImageError as exc:
-            rows.append({"file": path, "class": "", "probability": "", "threshold": "", "error": exc.reason})
-    if images:
-        proba = model.predict_proba(images)
-        pred = model.predict(images)
-        classes = list(model.classes_)
-        pos = metadata.get("pos_label")
-        pos = pos if pos in [str(c) for c in classes] else str(classes[-1])
-        threshold = metadata.get("threshold")
-        for i, p, c in zip(good, proba, pred):
-            rows[i].update({
-                "class": str(c),
-                "probability": float(np.round(p[[str(k) for k in classes].index(pos)], 4)),
-                "positive_class": pos,
-                "threshold": "" if threshold is None else float(np.round(threshold, 4)),
-                "error": "",
-            })
-    return rows
+    rules = None
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        rows, good, images = [None] * len(chunk), [], []
+        for j, path in enumerate(chunk):
+            try:
+                images.append(read_image(path))
+                good.append(j)
+            except InvalidImageError as exc:
+                rows[j] = _error_row(path, exc.reason)
+        if images:
+            rules = rules or _Rules(model, metadata)
+            results = _predict_batch(model, images)
+            del images  # the decoded photos are released before the next batch is read
+            for j, result in zip(good, results):
+                rows[j] = _error_row(chunk[j], _reason(result)) if isinstance(result, BaseException) \
+                    else rules.row(chunk[j], *result)
+        yield from rows
+
+
+def predict_rows(model, metadata, paths, batch_size=DEFAULT_BATCH_SIZE):
+    """All rows of :func:`iter_rows` as a list."""
+    return list(iter_rows(model, metadata, paths, batch_size))
+
+
+def _printable(path):
+    """A file name any terminal or CSV reader can take (undecodable bytes as ``\\xNN``)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+class _Writer:
+    """Writes rows to stdout as they come: CSV, or the JSON list ``json.dumps(rows, indent=2)`` gives."""
+
+    def __init__(self, fmt, out=None):
+        self.fmt, self.out, self.n = fmt, out or sys.stdout, 0
+        if fmt == "csv":
+            self.csv = csv.DictWriter(self.out, fieldnames=FIELDS)
+            self.csv.writeheader()
+
+    def write(self, row):
+        row = {**row, "file": _printable(row["file"])}
+        if self.fmt == "csv":
+            self.csv.writerow({k: row.get(k, "") for k in FIELDS})
+        else:
+            text = json.dumps(row, indent=2).replace("\n", "\n  ")
+            self.out.write(("[\n  " if self.n == 0 else ",\n  ") + text)
+        self.n += 1
+        self.out.flush()
+
+    def close(self):
+        if self.fmt == "json":
+            self.out.write("\n]\n" if self.n else "[]\n")
+        self.out.flush()
 
 
 def run(args):
     model, metadata = load(args)
-    rows = predict_rows(model, metadata, args.images)
-    if args.format == "json":
-        print(json.dumps(rows, indent=2))
-    else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=["file", "class", "probability", "positive_class", "threshold", "error"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row.get(k, "") for k in writer.fieldnames})
-    bad = [r for r in rows if r.get("error")]
-    if bad:
-        print(f"{len(bad)} of {len(rows)} images could not be read (listed with their reason)", file=sys.stderr)
-    return 0 if len(bad) < len(rows) else 1
+    writer, n_bad, n = _Writer(args.format), 0, 0
+    for row in iter_rows(model, metadata, args.images, args.batch_size):
+        writer.write(row)
+        n += 1
+        n_bad += bool(row.get("error"))
+    writer.close()
+    if n_bad:
+        print(f"{n_bad} of {n} images could not be read or analysed (listed with their reason)", file=sys.stderr)
+    return 0 if n_bad < n else 1

@@ -7,6 +7,7 @@ import sys
 
 
 def add_parser(subparsers):
+    from ..serve._app import DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED
     from ..serve._predictor import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES
 
     parser = subparsers.add_parser("serve", help="local web demo: upload a photo, see the decision and heat map")
@@ -18,6 +19,11 @@ def add_parser(subparsers):
                         help=f"largest upload in MiB (default {DEFAULT_MAX_UPLOAD_BYTES // 1024 // 1024})")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                         help=f"largest image in pixels (default {DEFAULT_MAX_PIXELS:,})")
+    parser.add_argument("--max-concurrent", type=int, default=DEFAULT_MAX_CONCURRENT,
+                        help=f"photos decoded and analysed at the same time (default {DEFAULT_MAX_CONCURRENT})")
+    parser.add_argument("--max-queued", type=int, default=DEFAULT_MAX_QUEUED,
+                        help="uploads accepted at once, waiting ones included; more are answered 503 "
+                        f"(default {DEFAULT_MAX_QUEUED})")
     parser.add_argument("--severity-model", default=None,
                         help="a saved ordinal severity model; without it the page says nothing about severity")
     parser.add_argument("--model-dir", default=None, help="where the embedding model files are, if moved")
@@ -40,17 +46,26 @@ def run(args):
         import uvicorn
     except ImportError:
         raise ImportError('dermfeat serve needs the serve extra: pip install "dermfeat[serve]"') from None
-    from ..serve import LOCAL_HOSTS, create_app
+    from ..serve import LOCAL_HOSTS, DemoPredictor, create_app
+    from ._errors import reading
+    from ._options import load_saved_model
 
     local = is_loopback(args.host)
+    model, metadata = load_saved_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
+    with reading(args.model, "the model"):
+        predictor = DemoPredictor(model, metadata=metadata, max_pixels=args.max_pixels)
+    if args.severity_model is not None:
+        with reading(args.severity_model, "the severity model"):
+            predictor = DemoPredictor(model, metadata=metadata, severity_model=args.severity_model,
+                                      max_pixels=args.max_pixels, allow_pickle=args.allow_pickle,
+                                      model_dir=args.model_dir)
     app = create_app(
-        args.model,
+        predictor,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_pixels=args.max_pixels,
-        severity_model=args.severity_model,
+        max_concurrent=args.max_concurrent,
+        max_queued=args.max_queued,
         allowed_hosts=LOCAL_HOSTS if local else None,
-        allow_pickle=args.allow_pickle,
-        model_dir=args.model_dir,
     )
     if not local:
         print(f"warning: listening on {args.host}: anyone who can reach this address can upload photos. "

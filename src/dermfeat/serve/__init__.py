@@ -9,12 +9,15 @@ skin-tone group (:func:`~dermfeat.features.ita_category`) and that the result is
 not a diagnosis.  ``POST /api/predict`` returns the same as JSON.
 
 The page is plain HTML with inline CSS and JavaScript: nothing is fetched from the
-internet, and uploads are kept in memory.  The web part needs the ``serve`` extra
+internet, and uploads are kept in memory.  POSTs from other sites' pages are
+refused, and a burst of uploads takes bounded memory and CPU (``max_concurrent``
+analysed at a time, ``max_queued`` held at all).  The web part needs the ``serve`` extra
 (``pip install "dermfeat[serve]"``: FastAPI, uvicorn, python-multipart);
 :class:`DemoPredictor` and :func:`quality_warnings` work without it.
 """
 
-from ._app import LOCAL_HOSTS, MULTIPART_OVERHEAD, UploadError, create_app
+from ._app import DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, MULTIPART_OVERHEAD, UploadError, create_app
+from ._guard import LOCAL_HOSTS
 from ._predictor import (
     DEFAULT_MAX_PIXELS,
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -26,7 +29,9 @@ from ._predictor import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENT",
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_QUEUED",
     "DEFAULT_MAX_UPLOAD_BYTES",
     "LOCAL_HOSTS",
     "MIN_SIDE",

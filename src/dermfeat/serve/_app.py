@@ -1,9 +1,11 @@
 """The FastAPI application: the page, the JSON API, upload limits and error responses."""
 
 import logging
+import threading
 
 from .. import __version__
 from .._exceptions import InvalidImageError
+from ._guard import LOCAL_HOSTS, Guard
 from ._page import content_security_policy, render_page
 from ._predictor import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, DemoPredictor, error_status
 
@@ -12,10 +14,14 @@ logger = logging.getLogger("dermfeat.serve")
 #: Room for the multipart envelope (boundaries, part headers) on top of the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
-#: Host names accepted by default: the loopback names.  Refusing other ``Host``
-#: headers stops a web page from reaching the demo through DNS rebinding.  ``testserver``
-#: is the name FastAPI's TestClient sends.
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "testserver")
+#: Uploads decoded and analysed at the same time; the others wait their turn.
+#: Together with :data:`DEFAULT_MAX_QUEUED` and the upload and pixel limits this
+#: bounds the memory a burst of uploads can take.
+DEFAULT_MAX_CONCURRENT = 2
+
+#: Uploads accepted at the same time, the waiting ones included (each holds its
+#: bytes in memory); beyond it the demo answers 503 at once, before reading the body.
+DEFAULT_MAX_QUEUED = 8
 
 _HINTS = {
     "not_an_image": " Upload a photograph as JPEG, PNG, WebP or HEIC.",
@@ -52,11 +58,16 @@ async def read_body(request, limit):
             raise UploadError(400, "bad_request", "The Content-Length header is not a number.") from None
         if declared > limit:
             raise too_large
+    from starlette.requests import ClientDisconnect
+
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+    except ClientDisconnect:
+        raise UploadError(499, "client_disconnected", "The client went away before the upload was complete.") from None
     return bytes(body)
 
 
@@ -140,51 +151,9 @@ def extract_upload(body, content_type, max_upload_bytes):
     return data, name
 
 
-class _Guard:
-    """ASGI middleware: refuse unknown Host headers, add security headers to every response."""
-
-    def __init__(self, app, allowed_hosts, csp):
-        self.app = app
-        self.allowed = None if allowed_hosts is None or "*" in allowed_hosts else {h.lower() for h in allowed_hosts}
-        self.headers = [
-            (b"content-security-policy", csp.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-            (b"cross-origin-resource-policy", b"same-origin"),
-            (b"cache-control", b"no-store"),
-        ]
-
-    @staticmethod
-    def _host(scope):
-        for key, value in scope.get("headers", []):
-            if key == b"host":
-                host = value.decode("latin-1").strip().lower()
-                if host.startswith("["):
-                    return host[1 : host.find("]")] if "]" in host else host
-                return host.split(":")[0]
-        return ""
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
-            await send(message)
-
-        if self.allowed is not None and self._host(scope) not in self.allowed:
-            from starlette.responses import JSONResponse
-
-            response = JSONResponse({"error": "bad_host", "message": "Unknown Host header."}, status_code=400)
-            return await response(scope, receive, send_with_headers)
-        return await self.app(scope, receive, send_with_headers)
-
-
 def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=DEFAULT_MAX_PIXELS,
-               severity_model=None, allowed_hosts=LOCAL_HOSTS, allow_pickle=False, model_dir=None):
+               severity_model=None, allowed_hosts=LOCAL_HOSTS, allow_pickle=False, model_dir=None,
+               max_concurrent=DEFAULT_MAX_CONCURRENT, max_queued=DEFAULT_MAX_QUEUED):
     """Build the web demo for a fitted model (a FastAPI application).
 
     Routes:
@@ -199,16 +168,27 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
         image Content-Type).  Returns the JSON of
         :meth:`DemoPredictor.predict`.  Errors are JSON ``{"error", "message"}``:
         413 over ``max_upload_bytes`` or ``max_pixels``, 415 not an image, 422
-        truncated or unreadable, 400 a malformed request.
+        truncated or unreadable, 400 a malformed request, 403 a request from
+        another site's page, 503 (with ``Retry-After``) when ``max_queued``
+        uploads are already being handled.
     ``GET /api/model``
         The decision rule, classes and limits.
     ``GET /api/health``
         ``{"status": "ok"}``.
 
-    Uploads stay in memory: the size limit is checked from ``Content-Length``
-    before anything is read and again while the body streams in, and the image
-    is decoded only after both checks.  The interactive API docs of FastAPI are
-    switched off because they load scripts from the internet.
+    Uploads stay in memory (the multipart form is parsed in memory, never
+    spooled to a temporary file): the size limit is checked from
+    ``Content-Length`` before anything is read and again while the body streams
+    in, and the image is decoded only after both checks.  At most
+    ``max_concurrent`` uploads are decoded and analysed at a time and at most
+    ``max_queued`` are held at all, so a burst of uploads takes bounded memory
+    and CPU.  Requests that would change something and come from another site's
+    page (``Sec-Fetch-Site`` other than ``same-origin``, or an ``Origin`` that is
+    not this server) are refused: a web page the user visits cannot make the
+    demo work for it.  Clients without these headers (curl, scripts) are served.
+    A client that disconnects mid-upload is logged in one line.  The interactive
+    API docs of FastAPI are switched off because they load scripts from the
+    internet.
 
     Parameters
     ----------
@@ -228,6 +208,11 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
         Allow pickle model files (only your own).
     model_dir : path-like, optional
         Where the embedding model files are, if moved.
+    max_concurrent : int, default=DEFAULT_MAX_CONCURRENT
+        Uploads decoded and analysed at the same time (2).
+    max_queued : int, default=DEFAULT_MAX_QUEUED
+        Uploads held at the same time, waiting ones included (8); more are
+        answered 503 before their body is read.
 
     Returns
     -------
@@ -263,8 +248,9 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
     from ..io._read import _register_heif
 
     max_upload_bytes, max_pixels = int(max_upload_bytes), int(max_pixels)
-    if max_upload_bytes < 1 or max_pixels < 1:
-        raise ValueError("max_upload_bytes and max_pixels must be positive")
+    max_concurrent, max_queued = int(max_concurrent), int(max_queued)
+    if min(max_upload_bytes, max_pixels, max_concurrent, max_queued) < 1:
+        raise ValueError("max_upload_bytes, max_pixels, max_concurrent and max_queued must be positive")
     predictor = model if isinstance(model, DemoPredictor) else DemoPredictor(
         model, severity_model=severity_model, max_pixels=max_pixels, allow_pickle=allow_pickle, model_dir=model_dir)
     predictor.max_pixels = max_pixels
@@ -276,12 +262,21 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
     app = FastAPI(title="dermfeat web demo", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.predictor = predictor
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.max_concurrent, app.state.max_queued = max_concurrent, max_queued
+    app.state.in_flight = 0  # uploads being read, waiting or analysed (changed on the event loop only)
+    slots = threading.BoundedSemaphore(max_concurrent)
+
+    def analyse(data, name, heatmap):
+        with slots:  # taken in the worker thread: the event loop never waits on it
+            return predictor.predict(data, name=name, heatmap=heatmap)
 
     def error(status, code, message):
         return JSONResponse({"error": code, "message": message}, status_code=status)
 
     @app.exception_handler(UploadError)
     async def _upload_error(request, exc):
+        if exc.code == "client_disconnected":  # nobody to answer; one line in the log, no traceback
+            logger.info("%s %s: %s", request.method, request.url.path, exc.message)
         return error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(HTTPException)
@@ -308,18 +303,26 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
 
     @app.post("/api/predict")
     async def predict(request: Request, heatmap: bool = False):
-        body = await read_body(request, max_upload_bytes + MULTIPART_OVERHEAD)
-        data, name = extract_upload(body, request.headers.get("content-type"), max_upload_bytes)
-        del body
+        if app.state.in_flight >= max_queued:
+            response = error(503, "busy", f"The demo is busy with {max_queued} other photos; try again in a moment.")
+            response.headers["retry-after"] = "2"
+            return response
+        app.state.in_flight += 1
         try:
-            result = await run_in_threadpool(predictor.predict, data, name=name, heatmap=heatmap)
-        except InvalidImageError as exc:
-            status, code = error_status(exc)
-            return error(status, code, f"{name}: {exc.reason}." + _HINTS.get(code, ""))
-        except Exception:  # never a stack trace to the client; the server log has it
-            logger.exception("prediction failed for %s", name)
-            return error(500, "internal_error", f"{name}: the model failed on this image; see the server log.")
-        return JSONResponse(result)
+            body = await read_body(request, max_upload_bytes + MULTIPART_OVERHEAD)
+            data, name = extract_upload(body, request.headers.get("content-type"), max_upload_bytes)
+            del body
+            try:
+                result = await run_in_threadpool(analyse, data, name, heatmap)
+            except InvalidImageError as exc:
+                status, code = error_status(exc)
+                return error(status, code, f"{name}: {exc.reason}." + _HINTS.get(code, ""))
+            except Exception:  # never a stack trace to the client; the server log has it
+                logger.exception("prediction failed for %s", name)
+                return error(500, "internal_error", f"{name}: the model failed on this image; see the server log.")
+            return JSONResponse(result)
+        finally:
+            app.state.in_flight -= 1
 
-    app.add_middleware(_Guard, allowed_hosts=allowed_hosts, csp=content_security_policy())
+    app.add_middleware(Guard, allowed_hosts=allowed_hosts, csp=content_security_policy())
     return app
