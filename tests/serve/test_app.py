@@ -210,7 +210,10 @@ def test_a_burst_of_16_header_lies_is_refused_without_big_images(saved_model):
     finally:
         tracemalloc.stop()
     assert not any("probability" in r.text for r in responses)  # never "eczema p=1.0"
-    assert [r.status_code // 100 for r in responses] == [4] * 16, [r.text for r in responses]
+    # each is refused: as a header lie (4xx), or, beyond the queue limit, as "busy" (503)
+    codes = [r.status_code for r in responses]
+    assert all(c // 100 == 4 or c == 503 for c in codes), [r.text for r in responses]
+    assert sum(c // 100 == 4 for c in codes) >= 1
     assert big == [] and peak < 64e6, f"decoded {big}; {peak / 1e6:.0f} MB traced"
 
 
