@@ -20,6 +20,7 @@ Without ``../shared`` the same code runs on synthetic photographs
 """
 
 # %%
+import sys
 import tempfile
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from dermfeat.evaluation import evaluate
 from dermfeat.model_selection import RepeatedStratifiedGroupKFold
 from dermfeat.pipeline import make_classifier
 
-shared = Path(__file__).resolve().parents[1].parent / "shared"
+# the script's own path (sphinx-gallery sets sys.argv[0], not __file__): ../shared beside the project
+shared = Path(sys.argv[0]).resolve().parents[1].parent / "shared"
 photos = shared / "data" / "dermnetnz"
 if (photos / "manifest.csv").is_file():
     data = load_image_folder(photos)

@@ -52,7 +52,8 @@ from dermfeat.model_selection import near_duplicate_groups
 from dermfeat.pipeline import make_fusion_pipeline
 
 start = time.perf_counter()
-DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dermnetnz"
+# ../shared beside the project, found from the script's path (sphinx-gallery sets sys.argv[0], not __file__)
+DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(sys.argv[0]).resolve().parents[1].parent / "shared" / "data" / "dermnetnz"
 if len(sys.argv) <= 1 and not (DATA / "manifest.csv").is_file():
     # no photographs beside the project: synthetic stand-ins run the same code
     DATA = Path(tempfile.mkdtemp(prefix="dermfeat-fusion-data-"))
