@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?=
 
-.PHONY: demo test docs bench clean
+.PHONY: demo test docs dist bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,13 +21,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q --doctest-modules src/dermfeat tests
 
+# Runs every example of the gallery (tests/test_docs.py builds it without running them).
 docs: $(STAMP)
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	@echo "docs: open docs/_build/html/index.html"
+
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py
 	$(PY) benchmarks/bench_embeddings.py
 
 clean:
-	rm -rf $(VENV) docs/_build build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) docs/_build docs/api/generated docs/auto_examples docs/sg_execution_times.rst build dist src/*.egg-info .pytest_cache

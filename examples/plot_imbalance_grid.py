@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
@@ -111,6 +112,19 @@ if tuned.tune:
         f"tuned threshold {tuned.best_threshold_:.3f} "
         f"(spread across inner folds: ±{tuned.best_threshold_std_:.3f})"
     )
+
+# %%
+# Each configuration's operating point: the recall of each class, averaged over
+# the outer folds, coloured by balanced accuracy.
+fig, ax = plt.subplots(figsize=(5.5, 4))
+points = ax.scatter(table["eczema recall"], table["AD recall"], c=table["bal_acc"], cmap="viridis")
+ax.plot(table["eczema recall"].iloc[0], table["AD recall"].iloc[0], "o", mfc="none", mec="red", ms=12,
+        label="best balanced accuracy")
+ax.set_xlabel("eczema recall (specificity)")
+ax.set_ylabel("atopic dermatitis recall (sensitivity)")
+ax.legend(loc="lower left")
+fig.colorbar(points, ax=ax, label="balanced accuracy")
+fig.tight_layout()
 
 # %%
 # Without any remedy (last row), the 0.5 threshold favours the majority

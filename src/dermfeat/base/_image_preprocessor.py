@@ -9,13 +9,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..io import image_name, source_bytes
+from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import validate_parameters
 from ._errors import as_image_error
 from ._image_transformer import _ImageInputMixin
 from ._inputs import as_image_list
 
 
-class BaseImagePreprocessor(_ImageInputMixin, TransformerMixin, BaseEstimator):
+class BaseImagePreprocessor(DocLinkMixin, _ImageInputMixin, TransformerMixin, BaseEstimator):
     """Base class for steps that map each image to another image.
 
     ``transform`` returns a list of RGB ``uint8`` arrays (sizes may differ), so the

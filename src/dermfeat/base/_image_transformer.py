@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._exceptions import InvalidImageError, SkippedImagesWarning
 from ..io import image_name, read_image, source_bytes
+from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, PathLike, validate_parameters
 from ._cache import FeatureCache, cache_location, source_hash
 from ._errors import as_image_error
@@ -130,7 +131,7 @@ class _ImageInputMixin:
         return list(parallel(task(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks))
 
 
-class BaseImageTransformer(_ImageInputMixin, TransformerMixin, BaseEstimator):
+class BaseImageTransformer(DocLinkMixin, _ImageInputMixin, TransformerMixin, BaseEstimator):
     """Base class for feature extractors that map each image to one feature row.
 
     Subclasses define ``__init__`` (storing parameters only, including ``n_jobs``,

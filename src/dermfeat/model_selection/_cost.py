@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, validate_parameters
 from ._meta import (
     DelegatingClassifierMixin,
@@ -146,7 +147,7 @@ def bayes_threshold(cost_matrix):
     return float(gain_neg / (gain_neg + gain_pos))
 
 
-class CostSensitiveClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class CostSensitiveClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Predict the class of minimum expected cost under a fixed cost matrix.
 
     The wrapped classifier is fitted as is; only the decision changes: instead

@@ -224,17 +224,17 @@ def near_duplicate_groups(
 
     Examples
     --------
-    Three unrelated photographs and a re-crop of the first:
+    Two unrelated photographs (shipped with scikit-learn) and a re-crop of the first:
 
-    >>> from skimage import data
+    >>> from sklearn.datasets import load_sample_image
     >>> from dermfeat.model_selection import near_duplicate_groups
-    >>> cat = data.chelsea()
-    >>> images = [cat, data.coffee(), data.astronaut(), cat[30:280, 60:420]]
+    >>> china, flower = load_sample_image("china.jpg"), load_sample_image("flower.jpg")
+    >>> images = [china, flower, china[40:400, 100:560]]
     >>> groups, details = near_duplicate_groups(images, return_details=True)
     >>> groups
-    array([0, 1, 2, 0])
+    array([0, 1, 0])
     >>> details.pairs[0][:3]
-    (0, 3, 'crop')
+    (0, 2, 'crop')
     """
     validate_arguments(
         "near_duplicate_groups",

@@ -30,6 +30,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
 
 from ..metrics._threshold import BINARY_ALIASES, BINARY_METRICS, _multiclass_from_confusion, threshold_metrics
+from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Interval, InvalidParameterError, Options, validate_parameters
 from ._cost import bayes_threshold, resolve_cost_matrix
 from ._meta import (
@@ -196,7 +197,7 @@ def _pick(objective, violation):
     return int(np.argmax(np.where(candidates, objective, -np.inf))), bool(best_violation <= 1e-12)
 
 
-class ThresholdTunedClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Tune the decision of a classifier by cross-validation.
 
     **Binary problems.**  The estimator is fitted on the training part of each

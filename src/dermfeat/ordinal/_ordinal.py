@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..model_selection._cost import min_expected_cost, resolve_cost_matrix
 from ..model_selection._meta import aligned_response, estimator_fit_router, routed_fit_params
+from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, validate_parameters
 from ._composite import composite_distribution, composite_summary
 
@@ -97,7 +98,7 @@ def _fit_binary(estimator, X, target, params):
     return estimator.fit(X, target, **params)
 
 
-class OrdinalClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class OrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Ordinal classifier from cumulative binary problems ("severity > k").
 
     For ordered classes ``c_0 < c_1 < ... < c_{K-1}`` (the sorted labels), one
@@ -278,7 +279,7 @@ class OrdinalClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return tags
 
 
-class MultiSignOrdinalClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class MultiSignOrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """One ordinal head per clinical sign, and the distribution of their sum.
 
     In the spirit of EczemaNet: each sign (erythema, oedema, excoriation,

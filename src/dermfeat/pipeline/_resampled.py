@@ -20,6 +20,7 @@ from ..model_selection._meta import (
     routed_fit_params,
     take_rows,
 )
+from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, validate_parameters
 
 #: Sampler names accepted by :class:`ResampledClassifier` (imbalanced-learn classes).
@@ -87,7 +88,7 @@ def _selects_rows_blindly(sampler):
     return getattr(sampler, "shrinkage", None) is None
 
 
-class ResampledClassifier(DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class ResampledClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """A classifier whose training data are resampled, in ``fit`` only.
 
     Makes a sampler an ordinary parameter of any scikit-learn ``Pipeline`` or
