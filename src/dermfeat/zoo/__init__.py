@@ -24,13 +24,14 @@ installed.
 
 >>> from dermfeat import zoo
 >>> zoo.list_models()
-['dinov2-small', 'efficientnet-lite0']
+['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8']
 >>> zoo.model_card("dinov2-small")["outputs"]
 {'cls_embedding': ['batch', 384], 'patch_mean': ['batch', 384]}
 >>> from dermfeat.features import OnnxEmbedder
 >>> features = OnnxEmbedder("efficientnet-lite0").fit_transform(images)  # doctest: +SKIP
 """
 
+from ._quantize import default_calibration_images, quantize_model
 from ._registry import (
     ZooModelUnavailable,
     get_cache_dir,
@@ -43,10 +44,12 @@ from ._registry import (
 
 __all__ = [
     "ZooModelUnavailable",
+    "default_calibration_images",
     "get_cache_dir",
     "get_model",
     "is_available",
     "list_models",
     "model_card",
     "model_card_path",
+    "quantize_model",
 ]
