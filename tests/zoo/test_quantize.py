@@ -203,3 +203,61 @@ def test_default_calibration_images_are_fixed():
     a, b = default_calibration_images(6, image_size=40), default_calibration_images(6, image_size=40)
     assert a.shape == (6, 40, 40, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
     assert np.array_equal(a, make_lesion_images(6, image_size=40, random_state=0).images)
+
+
+# ------------------------------------------------------------- the zoo's int8 models
+@pytest.fixture(scope="module")
+def small_zoo(tmp_path_factory):
+    """A private zoo cache whose default calibration set has 10 images instead of 320 (quick builds)."""
+    from dermfeat.zoo import _quantize
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DERMFEAT_HOME", str(tmp_path_factory.mktemp("int8_home")))
+        mp.setattr(_quantize, "default_calibration_images", lambda **kw: default_calibration_images(10))
+        yield
+
+
+def _require(name):
+    from dermfeat import zoo
+
+    if not zoo.is_available(name):
+        pytest.skip(f"the weights of {name!r} are not installed: {zoo.model_card(name)['pip_install']}")
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0-int8", "dinov2-small-int8"])
+def test_zoo_int8_is_built_from_the_float32_model(name, small_zoo):
+    from dermfeat import zoo
+
+    _require(name)
+    path = zoo.get_model(name)
+    card = json.loads(zoo.model_card_path(name).read_text())
+    fp32 = json.loads(zoo.model_card_path(name[:-len("-int8")]).read_text())
+    assert card["name"] == name and card["precision"] == "int8" and card["sha256"] == _sha(path)
+    assert card["builder"]["version"] == 1 and card["builder"]["source_sha256"] == fp32["builder"]["source_sha256"]
+    made = card["quantization"]
+    assert made["source"] == {"file": fp32["file"], "sha256": fp32["sha256"]}
+    assert "default_calibration_images" in made["images"]
+    if name.startswith("efficientnet"):
+        assert made["method"] == "static" and made["calibration"]["images"] == 8
+        assert made["agreement"]["images"] == 2
+    else:
+        assert made["method"] == "dynamic" and made["calibration"] is None and made["agreement"]["images"] == 10
+        assert made["excluded_nodes"] and all("attention" in node for node in made["excluded_nodes"])
+    assert card["preprocessing"] == fp32["preprocessing"] and card["outputs"] == fp32["outputs"]
+    if made["method"] == "static":  # checked like the float32 models: a changed file is rebuilt, to the same bytes
+        data = path.read_bytes()
+        path.write_bytes(data[:-1])
+        with pytest.warns(UserWarning, match="failed its integrity check"):
+            zoo.get_model(name)
+        assert path.read_bytes() == data
+    embedder = OnnxEmbedder(name).fit()
+    assert embedder.model_sha256_ == card["sha256"] and embedder.model_path_ == str(path)
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0-int8", "dinov2-small-int8"])
+def test_zoo_int8_follows_float32_on_photographs(name, small_zoo, photographs):
+    _require(name)
+    int8 = OnnxEmbedder(name).fit_transform(photographs)
+    fp32 = OnnxEmbedder(name[:-len("-int8")]).fit_transform(photographs)
+    cos = np.sum(fp32 * int8, 1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(int8, axis=1)
+    assert cos.mean() > 0.97 and cos.min() > 0.9, cos
