@@ -129,7 +129,7 @@ def test_dynamic_quantisation_and_exclusions(tiny, images, tmp_path):
     card = json.loads(quantize_model(tiny, images, tmp_path / "d.onnx", method="dynamic").read_text())
     made = card["quantization"]
     assert made["method"] == "dynamic" and made["calibration"] is None and made["calibration_method"] is None
-    assert made["agreement"]["images"] == len(images)  # nothing calibrated: every image measures
+    assert made["agreement"]["images"] == 5  # nothing calibrated, a fifth measures the agreement
     ops = {node.op_type for node in onnx.load(str(tmp_path / "d.onnx")).graph.node}
     assert "ConvInteger" in ops or "DynamicQuantizeLinear" in ops
     card = json.loads(quantize_model(tiny, images, tmp_path / "x.onnx", exclude_op_types=["Gemm"]).read_text())
@@ -241,7 +241,7 @@ def test_zoo_int8_is_built_from_the_float32_model(name, small_zoo):
         assert made["method"] == "static" and made["calibration"]["images"] == 8
         assert made["agreement"]["images"] == 2
     else:
-        assert made["method"] == "dynamic" and made["calibration"] is None and made["agreement"]["images"] == 10
+        assert made["method"] == "dynamic" and made["calibration"] is None and made["agreement"]["images"] == 2
         assert made["excluded_nodes"] and all("attention" in node for node in made["excluded_nodes"])
     assert card["preprocessing"] == fp32["preprocessing"] and card["outputs"] == fp32["outputs"]
     if made["method"] == "static":  # checked like the float32 models: a changed file is rebuilt, to the same bytes

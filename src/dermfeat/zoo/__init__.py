@@ -17,8 +17,15 @@ takes a zoo name as its ``model``: ``OnnxEmbedder("efficientnet-lite0")``
 builds (or finds) the file when fitted and uses the card's preprocessing for
 the parameters left at ``None``.
 
+Each has an int8 version, opt-in by name (the plain names always mean float32):
+``"efficientnet-lite0-int8"`` (static quantisation, calibrated on synthetic
+photographs) and ``"dinov2-small-int8"`` (dynamic quantisation of the linear
+layers), built on first use from the float32 model by :func:`quantize_model`,
+which also quantises your own ONNX models.
+
 Functions: :func:`list_models`, :func:`model_card`, :func:`get_model`,
-:func:`model_card_path`, :func:`is_available`, :func:`get_cache_dir`;
+:func:`model_card_path`, :func:`is_available`, :func:`get_cache_dir`,
+:func:`quantize_model`, :func:`default_calibration_images`;
 :class:`ZooModelUnavailable` is raised when a model's weights package is not
 installed.
 

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import io
 import json
-import logging
 import os
 import tempfile
 from numbers import Integral
@@ -62,6 +61,11 @@ def default_calibration_images(n_images=320, image_size=256):
 
 
 # ----------------------------------------------------------------- the images
+def _sha_of(items):
+    """The order-independent hash of a set of images (see ``HASH_RULE``), from sorted ``items``."""
+    return hashlib.sha256("\n".join(h for h, _, _ in items).encode("ascii")).hexdigest()
+
+
 def _hashed(images, what):
     """``[(content hash, source, name)]`` sorted by hash, and the set's order-independent hash."""
     from ..base import as_image_list, content_hash
@@ -75,9 +79,8 @@ def _hashed(images, what):
     for i, source in enumerate(sources):
         name = image_name(source, i)
         items.append((content_hash(source_bytes(source, name)), i, source, name))
-    items.sort(key=lambda item: (item[0], item[1]))
-    digest = hashlib.sha256("\n".join(item[0] for item in items).encode("ascii")).hexdigest()
-    return [(h, source, name) for h, _, source, name in items], digest
+    items = [(h, source, name) for h, _, source, name in sorted(items, key=lambda item: item[:2])]
+    return items, _sha_of(items)
 
 
 def _batches(embedder, items, batch_size):
@@ -225,8 +228,8 @@ def _quantize_file(source, target, options, reader):
     )
 
     pre = Path(target).with_name("preprocessed.onnx")
-    with _quiet_logging():  # shape inference and onnxruntime's basic graph optimisations
-        quant_pre_process(os.fspath(source), os.fspath(pre), skip_symbolic_shape=True)
+    # onnx shape inference and onnxruntime's basic graph optimisations (symbolic shape inference needs sympy)
+    quant_pre_process(os.fspath(source), os.fspath(pre), skip_symbolic_shape=True)
     graph = onnx.load(os.fspath(pre), load_external_data=False).graph
     names = {node.name for node in graph.node}
     unknown = sorted(set(options["exclude_nodes"]) - names)
@@ -238,8 +241,9 @@ def _quantize_file(source, target, options, reader):
     excluded = sorted(excluded)
     common = dict(per_channel=options["per_channel"], weight_type=QuantType.QInt8,
                   op_types_to_quantize=options["op_types"], nodes_to_exclude=excluded)
-    # histogram calibration prints its progress and quantisation logs hints: neither is for the user
-    with contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
+    # entropy and percentile calibration print their progress with print(): not for the user
+    quiet = options["calibrate_method"] != "minmax" and options["method"] == "static"
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         if options["method"] == "static":
             method = getattr(CalibrationMethod, CALIBRATION_METHODS[options["calibrate_method"]])
             quantize_static(os.fspath(pre), os.fspath(target), reader, quant_format=QuantFormat.QDQ,
@@ -248,18 +252,6 @@ def _quantize_file(source, target, options, reader):
         else:
             quantize_dynamic(os.fspath(pre), os.fspath(target), **common)
     return excluded
-
-
-@contextlib.contextmanager
-def _quiet_logging():
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.disable(previous)
-
-
 
 
 def _write_atomically(path, data):
@@ -272,10 +264,6 @@ def _write_atomically(path, data):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _sha_of(items):
-    return hashlib.sha256("\n".join(h for h, _, _ in items).encode("ascii")).hexdigest()
 
 
 def _check_options(method, per_channel, calibrate_method, op_types, exclude_op_types, exclude_nodes,
@@ -316,9 +304,7 @@ def _quantize(model, calibration_images, validation_images, options, *, name, n_
     static = options["method"] == "static"
     if validation_images is not None:
         validation, validation_sha = _hashed(validation_images, "validation_images")
-    elif not static:  # nothing is calibrated: every image measures the agreement
-        validation, validation_sha = calibration, calibration_sha
-    else:  # every fifth image, in the order of their hashes, is held out of calibration
+    else:  # every fifth image, in the order of their hashes, is held out (of calibration, if static)
         if len(calibration) < 2:
             raise ValueError(f"need at least 2 calibration images (a fifth is held out), got {len(calibration)}")
         validation = calibration[4::5] or calibration[-1:]
@@ -377,7 +363,7 @@ def quantize_model(model, calibration_images, out, *, method="static", per_chann
     format, uint8 activations, int8 weights), with the activations' ranges
     measured on ``calibration_images``; ``method="dynamic"`` quantises the
     weights ahead and the activations on the fly, so it needs no calibration
-    (the images then only measure the agreement).  The int8 model's embeddings
+    (the held-out images then measure the agreement, the others are not used).  The int8 model's embeddings
     are compared with the float32 model's on held-out images, and the model is
     written with a card that :meth:`~dermfeat.features.OnnxEmbedder.from_card`
     reads: the file's SHA-256 (checked whenever the model is used), the
@@ -420,9 +406,9 @@ def quantize_model(model, calibration_images, out, *, method="static", per_chann
         computed tensors (a transformer's attention products), quantising only
         those with constant weights.
     validation_images : images, optional
-        The images on which the agreement is measured.  Default: for
-        ``"static"``, every fifth calibration image in the order of their
-        content hashes, held out of calibration; for ``"dynamic"``, all of them.
+        The images on which the agreement is measured.  Default: every fifth
+        of ``calibration_images`` in the order of their content hashes, held
+        out of calibration.
     name : str, optional
         The card's ``name`` (default: the float32 card's, or the file's stem,
         followed by ``-int8``).
