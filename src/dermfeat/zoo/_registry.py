@@ -409,7 +409,10 @@ def get_model(name, *, cache_dir=None, rebuild=False):
     and a model card recording the file's SHA-256 into ``<cache>/<name>/``.
     Later calls only check that hash (a cheap ``stat`` while the file is
     unchanged) and return the path.  A file whose hash no longer matches is
-    rebuilt with a warning, or refused if the weights package is gone.
+    rebuilt with a warning, or refused if the weights package is gone.  An
+    ``-int8`` model is quantised from its float32 model (built first if need
+    be) by :func:`~dermfeat.zoo.quantize_model` with
+    :func:`~dermfeat.zoo.default_calibration_images`.
 
     Parameters
     ----------
