@@ -5,6 +5,7 @@ Uses the real photographs in ../shared/data/dermnetnz and the pretrained models 
 
     python benchmarks/bench_embeddings.py [--limit N] [--repeats R] [--batch-size B]
                                           [--threads T] [--models efficientnet_lite0 ...]
+                                          [--int8 {yes,no,only}]
 
 For each model card in ../shared/models, prints images/s of
 
@@ -26,6 +27,14 @@ other processes.  On a machine whose cores the model alone already keeps busy,
 ``raw CPU / embedder CPU`` is about the ratio that can be reached: the embedder
 prepares each batch with all the model's threads, then runs the model, so its
 extra CPU per image is the preparation itself.
+
+Then, for the zoo's int8 backbones (``efficientnet-lite0-int8``, ``dinov2-small-int8``,
+built into the zoo's cache on first use, which takes a minute or two), onnxruntime alone on
+the same prepared tensors with the float32 zoo model they were quantised from and with the
+int8 model (plain sessions, same threads and batch size, alternated ``--repeats`` times):
+images/s and CPU per image of each, their ratio (best runs, and the median of the per-round
+ratios), and the cosine similarity of every embedding output to the float32 one over all
+the photographs (mean and lowest).  ``--int8 only`` measures just this, ``--int8 no`` skips it.
 """
 
 from __future__ import annotations
@@ -42,8 +51,11 @@ import joblib
 import numpy as np
 import onnxruntime as ort
 
+from dermfeat import zoo
 from dermfeat.features import OnnxEmbedder
 
+#: float32 zoo model -> its int8 version, and the goal for the int8 / float32 throughput ratio.
+INT8 = {"efficientnet-lite0": ("efficientnet-lite0-int8", 1.8), "dinov2-small": ("dinov2-small-int8", 1.5)}
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = SHARED / "data" / "dermnetnz"
 MODELS = SHARED / "models"
@@ -142,6 +154,63 @@ def bench_model(card, paths, args):
     return ratios
 
 
+def time_outputs(session, input_name, tensors):
+    """Wall and CPU seconds of the model alone, and every output of every batch."""
+    start, cpu = time.perf_counter(), cpu_seconds()
+    outputs = [session.run(None, {input_name: tensor}) for tensor in tensors]
+    return time.perf_counter() - start, cpu_seconds() - cpu, outputs
+
+
+def cosines(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def bench_int8(fp32_name, paths, args):
+    """Raw onnxruntime, float32 zoo model vs its int8 version, on the same tensors; embedding cosine."""
+    int8_name, goal = INT8[fp32_name]
+    threads = args.threads or joblib.cpu_count()
+    start = time.perf_counter()
+    fp32_card, int8_card = zoo.model_card_path(fp32_name), zoo.model_card_path(int8_name)
+    built = time.perf_counter() - start
+    embedder = OnnxEmbedder.from_card(fp32_card, batch_size=args.batch_size, n_threads=threads).fit()
+    tensors = raw_tensors(embedder, paths, args.batch_size)
+    made = json.loads(int8_card.read_text())["quantization"]
+    sessions = {"float32": raw_session(embedder.model_path_, threads),
+                "int8": raw_session(int8_card.with_name(json.loads(int8_card.read_text())["file"]), threads)}
+    names = [o.name for o in sessions["float32"].get_outputs()]
+    for session in sessions.values():  # warm up
+        session.run(None, {embedder.input_name_: tensors[0][:4]})
+    runs, outputs = {key: [] for key in sessions}, {}
+    for _ in range(args.repeats):  # alternate, so that load from other processes hits both alike
+        for key, session in sessions.items():
+            wall, cpu, out = time_outputs(session, embedder.input_name_, tensors)
+            runs[key].append((wall, cpu))
+            outputs.setdefault(key, out)
+    n = len(paths)
+    lines = [f"{fp32_name} float32 vs {int8_name} ({made['method']} int8, {made['onnxruntime']} onnxruntime), "
+             f"raw onnxruntime on the same {n} prepared images, batch {args.batch_size}, {threads} threads, "
+             f"best of {args.repeats} (cache ready in {built:.1f} s):"]
+    for key, key_runs in runs.items():
+        wall, cpu = min(w for w, _ in key_runs), min(c for _, c in key_runs)
+        lines.append(f"  {key:8s} {n / wall:7.1f} img/s  {cpu / n * 1e3:6.2f} ms CPU/img")
+    best = min(w for w, _ in runs["float32"]) / min(w for w, _ in runs["int8"])
+    median = float(np.median([f[0] / i[0] for f, i in zip(runs["float32"], runs["int8"])]))
+    cpu = min(c for _, c in runs["float32"]) / min(c for _, c in runs["int8"])
+    lines.append(f"  int8 / float32 throughput {best:.2f}x (median of rounds {median:.2f}x, CPU per image "
+                 f"{cpu:.2f}x less); goal >= {goal}x: {'met' if best >= goal else 'NOT met'}")
+    for k, name in enumerate(names):
+        a = np.concatenate([batch[k] for batch in outputs["float32"]])
+        if a.ndim != 2:
+            continue
+        c = cosines(a, np.concatenate([batch[k] for batch in outputs["int8"]]))
+        lines.append(f"  cosine to float32, {name:14s} mean {c.mean():.4f}  min {c.min():.4f}  "
+                     f"1st percentile {np.percentile(c, 1):.4f}; goal mean >= 0.98: "
+                     f"{'met' if c.mean() >= 0.98 else 'NOT met'}")
+    print("\n".join(lines), flush=True)
+    return best
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="use only the first N photographs")
@@ -149,6 +218,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     parser.add_argument("--models", nargs="*", default=None, help="model card names (default: all)")
+    parser.add_argument("--int8", choices=("yes", "no", "only"), default="yes",
+                        help="also compare the zoo's int8 backbones with their float32 models (default yes)")
     parser.add_argument("--decode-tolerance", nargs="*", type=float, default=[0.0, 0.1],
                         help="OnnxEmbedder decode_tolerance values to measure (default: 0 and 0.1)")
     args = parser.parse_args(argv)
@@ -160,8 +231,18 @@ def main(argv=None):
         cards = [c for c in cards if c.stem in args.models]
     print(f"Uses ../shared data and models: {len(paths)} DermNet NZ JPEGs from {DATA.name}/, "
           f"models {', '.join(c.stem for c in cards)} from ../shared/models; {os.cpu_count()} CPUs")
-    for card in cards:
-        bench_model(card, paths, args)
+    if args.int8 != "only":
+        for card in cards:
+            bench_model(card, paths, args)
+    if args.int8 != "no":
+        print(f"Load average before the int8 comparison: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        for name in INT8:
+            if args.models and not any(m.replace("_", "-").startswith(name.split("-")[0]) for m in args.models):
+                continue
+            try:
+                bench_int8(name, paths, args)
+            except zoo.ZooModelUnavailable as exc:
+                print(f"{name}: int8 comparison skipped: {exc}")
 
 
 if __name__ == "__main__":

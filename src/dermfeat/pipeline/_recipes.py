@@ -32,15 +32,24 @@ HANDCRAFTED = {
     "quality": "QualityFeatures",
 }
 
-#: Embedding models by name -> (card file, output name).
+#: Embedding models by name -> (card file, output name).  The ``_int8`` names are the int8
+#: versions (opt-in: the plain names always mean the float32 models).
 EMBEDDINGS = {
     "efficientnet": ("efficientnet_lite0.json", "embedding"),
     "dinov2": ("dinov2_vits14.json", "cls_embedding"),
     "dinov2_patch": ("dinov2_vits14.json", "patch_mean"),
+    "efficientnet_int8": ("efficientnet_lite0_int8.json", "embedding"),
+    "dinov2_int8": ("dinov2_vits14_int8.json", "cls_embedding"),
+    "dinov2_patch_int8": ("dinov2_vits14_int8.json", "patch_mean"),
 }
 
 #: Card file -> the :mod:`dermfeat.zoo` model used when no model folder holds that card.
-ZOO_MODELS = {"efficientnet_lite0.json": "efficientnet-lite0", "dinov2_vits14.json": "dinov2-small"}
+ZOO_MODELS = {
+    "efficientnet_lite0.json": "efficientnet-lite0",
+    "dinov2_vits14.json": "dinov2-small",
+    "efficientnet_lite0_int8.json": "efficientnet-lite0-int8",
+    "dinov2_vits14_int8.json": "dinov2-small-int8",
+}
 
 HEADS = ("logistic", "svm", "mlp", "gb")
 IMBALANCE = ("none", "balanced", "oversample", "undersample", "smote")

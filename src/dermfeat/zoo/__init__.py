@@ -17,20 +17,28 @@ takes a zoo name as its ``model``: ``OnnxEmbedder("efficientnet-lite0")``
 builds (or finds) the file when fitted and uses the card's preprocessing for
 the parameters left at ``None``.
 
+Each has an int8 version, opt-in by name (the plain names always mean float32):
+``"efficientnet-lite0-int8"`` (static quantisation, calibrated on synthetic
+photographs) and ``"dinov2-small-int8"`` (dynamic quantisation of the linear
+layers), built on first use from the float32 model by :func:`quantize_model`,
+which also quantises your own ONNX models.
+
 Functions: :func:`list_models`, :func:`model_card`, :func:`get_model`,
-:func:`model_card_path`, :func:`is_available`, :func:`get_cache_dir`;
+:func:`model_card_path`, :func:`is_available`, :func:`get_cache_dir`,
+:func:`quantize_model`, :func:`default_calibration_images`;
 :class:`ZooModelUnavailable` is raised when a model's weights package is not
 installed.
 
 >>> from dermfeat import zoo
 >>> zoo.list_models()
-['dinov2-small', 'efficientnet-lite0']
+['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8']
 >>> zoo.model_card("dinov2-small")["outputs"]
 {'cls_embedding': ['batch', 384], 'patch_mean': ['batch', 384]}
 >>> from dermfeat.features import OnnxEmbedder
 >>> features = OnnxEmbedder("efficientnet-lite0").fit_transform(images)  # doctest: +SKIP
 """
 
+from ._quantize import default_calibration_images, quantize_model
 from ._registry import (
     ZooModelUnavailable,
     get_cache_dir,
@@ -43,10 +51,12 @@ from ._registry import (
 
 __all__ = [
     "ZooModelUnavailable",
+    "default_calibration_images",
     "get_cache_dir",
     "get_model",
     "is_available",
     "list_models",
     "model_card",
     "model_card_path",
+    "quantize_model",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -54,6 +55,8 @@ class _Entry:
     builder_version: int
     card: dict
     aliases: tuple = ()
+    base: str = None  # an int8 entry: the float32 entry it is quantised from
+    recipe: dict = None  # ... with these quantize_model settings
 
     @property
     def pip_command(self):
@@ -118,7 +121,25 @@ _DINOV2 = _Entry(
     },
 )
 
-_REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _DINOV2)}
+
+def _int8(base, aliases, recipe, why):
+    """The int8 entry quantised from ``base`` (same weights package, so the same extra and source)."""
+    card = copy.deepcopy(base.card)
+    card.update(name=f"{base.name}-int8", kind=f"{card['kind']}; int8-quantised ({why})", precision="int8",
+                quantization={**recipe, "source": base.name, "calibration_images": "synthetic (make_lesion_images)"})
+    return dataclasses.replace(base, name=f"{base.name}-int8", filename=base.filename.replace(".onnx", "_int8.onnx"),
+                               builder_version=1, aliases=aliases, card=card, base=base.name, recipe=recipe)
+
+
+_EFFICIENTNET_INT8 = _int8(_EFFICIENTNET, ("efficientnet-int8",),
+                           {"method": "static", "per_channel": True, "calibrate_method": "minmax"},
+                           "static QDQ, per-channel weights, calibrated on synthetic photographs")
+_DINOV2_INT8 = _int8(_DINOV2, ("dinov2-int8", "dinov2-vits14-int8"),
+                     {"method": "dynamic", "per_channel": False, "op_types": ["MatMul"],
+                      "skip_activation_products": True},
+                     "dynamic, the weights of the linear layers")
+
+_REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _DINOV2, _EFFICIENTNET_INT8, _DINOV2_INT8)}
 _ALIASES = {alias: entry.name for entry in _REGISTRY.values() for alias in (entry.name, *entry.aliases)}
 _LOCKS = {name: threading.Lock() for name in _REGISTRY}
 
@@ -149,7 +170,7 @@ def list_models():
     --------
     >>> from dermfeat import zoo
     >>> zoo.list_models()
-    ['dinov2-small', 'efficientnet-lite0']
+    ['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8']
     """
     return sorted(_REGISTRY)
 
@@ -361,7 +382,13 @@ def _atomic_write(path, data):
         raise
 
 
-def _build(entry, source):
+def _build(entry, source, cache_dir):
+    """The model's bytes and what its card adds to the registry's (an int8 model's ``quantization``)."""
+    if entry.base is not None:
+        from ._quantize import build_zoo_int8
+
+        data, card = build_zoo_int8(model_card_path(entry.base, cache_dir=cache_dir), entry.recipe, name=entry.name)
+        return data, {"quantization": card["quantization"]}
     if entry is _EFFICIENTNET:
         from ._efficientnet import build_efficientnet_lite0
         from ._torch_state import load_state_dict
@@ -371,7 +398,7 @@ def _build(entry, source):
         from ._dinov2 import build_dinov2_backbone
 
         model = build_dinov2_backbone(source, producer_version=str(entry.builder_version))
-    return model.SerializeToString()
+    return model.SerializeToString(), {}
 
 
 def get_model(name, *, cache_dir=None, rebuild=False):
@@ -382,7 +409,10 @@ def get_model(name, *, cache_dir=None, rebuild=False):
     and a model card recording the file's SHA-256 into ``<cache>/<name>/``.
     Later calls only check that hash (a cheap ``stat`` while the file is
     unchanged) and return the path.  A file whose hash no longer matches is
-    rebuilt with a warning, or refused if the weights package is gone.
+    rebuilt with a warning, or refused if the weights package is gone.  An
+    ``-int8`` model is quantised from its float32 model (built first if need
+    be) by :func:`~dermfeat.zoo.quantize_model` with
+    :func:`~dermfeat.zoo.default_calibration_images`.
 
     Parameters
     ----------
@@ -446,7 +476,7 @@ def get_model(name, *, cache_dir=None, rebuild=False):
             warnings.warn(f"the cached zoo model {entry.name!r} failed its integrity check ({why}); rebuilding it",
                           UserWarning, stacklevel=2)
         start = time.perf_counter()
-        data = _build(entry, source)
+        data, built = _build(entry, source, cache_dir)
         seconds = time.perf_counter() - start
         _atomic_write(model_path, data)
         digest = hashlib.sha256(data).hexdigest()
@@ -460,6 +490,7 @@ def get_model(name, *, cache_dir=None, rebuild=False):
             "source": f"{entry.requirement}:{entry.source_file}", "onnx": onnx.__version__,
             "build_seconds": round(seconds, 2),
         }
+        card.update(built)
         _atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
     return model_path
 
