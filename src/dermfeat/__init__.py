@@ -40,7 +40,13 @@ utils
 
 import importlib
 
-from ._exceptions import InvalidImageError, ModelMismatchError, SkippedImagesWarning
+from ._exceptions import (
+    InvalidImageError,
+    ModelMismatchError,
+    SkippedImagesWarning,
+    UngroupedSelectionWarning,
+    UnstableThresholdWarning,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -49,7 +55,15 @@ _SUBMODULES = {
     "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "utils", "zoo",
 }
 
-__all__ = ["InvalidImageError", "ModelMismatchError", "SkippedImagesWarning", "__version__", *sorted(_SUBMODULES)]
+__all__ = [
+    "InvalidImageError",
+    "ModelMismatchError",
+    "SkippedImagesWarning",
+    "UngroupedSelectionWarning",
+    "UnstableThresholdWarning",
+    "__version__",
+    *sorted(_SUBMODULES),
+]
 
 
 def __getattr__(name):
