@@ -14,6 +14,9 @@ def add_parser(subparsers):
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
     parser.add_argument("--model-dir", default=None, help="where the embedding model files are, if moved")
     parser.add_argument("--allow-pickle", action="store_true", help="allow a pickle model file (only your own)")
+    parser.add_argument("--show-validation", action="store_true",
+                        help="print the cross-validated figures stored with the model (dermfeat fit --validate) "
+                        "to stderr, or that it has none")
     parser.set_defaults(run=run)
 
 
@@ -58,6 +61,10 @@ def predict_rows(model, metadata, paths):
 
 def run(args):
     model, metadata = load(args)
+    if args.show_validation:
+        from ..evaluation import describe_validation
+
+        print(f"{args.model}: {describe_validation(metadata.get('validation'))}", file=sys.stderr)
     rows = predict_rows(model, metadata, args.images)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
