@@ -120,6 +120,7 @@ def _drive(browser, app, photo, bad_file, folder):
         assert "Decision rule:" in text and "macro-averaged F1" in text
         assert "Occlusion heat map for " + decision in text
         assert "Skin-tone group:" in text
+        assert page.inner_text("#validation").startswith(("Validated on ", "Not validated: "))
         assert text.count("Not a diagnosis") == 2
         assert "severity" not in text.lower()
         page.screenshot(path=str(folder / "serve_prediction.png"), full_page=True)
@@ -195,3 +196,51 @@ def test_docs_screenshots_of_a_real_prediction(browser, tmp_path):
     folder.mkdir()
     for shot in _drive(browser, create_app(REAL_MODEL), Path(REAL_IMAGE), tmp_path / "notes.jpg", folder):
         _copy_for_docs(shot)
+
+
+@pytest.fixture(scope="module")
+def validated_model(tmp_path_factory):
+    """A model written by ``dermfeat fit --validate`` on 48 synthetic photographs."""
+    from dermfeat.cli import main
+    from dermfeat.datasets import make_lesion_images
+
+    folder = tmp_path_factory.mktemp("validated")
+    make_lesion_images(48, image_size=96, directory=folder / "images", random_state=0)
+    path = folder / "validated.skops"
+    code = main(["fit", str(folder / "images"), "-o", str(path), "--features", "color", "--threshold", "macro_f1",
+                 "--validate", "--folds", "3", "--repeats", "1"])
+    assert code == 0
+    return path
+
+
+def test_validated_model_shows_its_figures_beside_the_decision(browser, validated_model, photo, tmp_path):
+    import re
+
+    from dermfeat.serve import create_app
+
+    app = create_app(validated_model, max_upload_bytes=256 * 1024, max_pixels=1_000_000)
+    with running_server(app) as url:
+        page, outside, problems = _open(browser, url)
+        assert "validated on 48 photographs (stratified group 3-fold" in page.inner_text("#model")
+        page.set_input_files("#file", str(photo))
+        _wait_for_result(page)
+        line = page.inner_text("#validation")
+        assert re.match(r"Validated on 48 photographs: sensitivity \d\.\d\d ± \d\.\d\d, "
+                        r"specificity \d\.\d\d ± \d\.\d\d \(mean ± std over the test folds", line), line
+        shot = tmp_path / "serve_validated.png"
+        page.screenshot(path=str(shot), full_page=True)
+        page.close()
+    assert outside == [] and problems == []
+    if UPDATE:
+        _copy_for_docs(shot)
+
+
+def test_model_without_validation_says_so(browser, app, photo):
+    with running_server(app) as url:
+        page, outside, problems = _open(browser, url)
+        assert "not validated" in page.inner_text("#model")
+        page.set_input_files("#file", str(photo))
+        _wait_for_result(page)
+        assert page.inner_text("#validation").startswith("Not validated: no cross-validated figures")
+        page.close()
+    assert outside == [] and problems == []
