@@ -27,16 +27,14 @@ def run(args):
 
     import numpy as np
 
-    from .._exceptions import UngroupedSelectionWarning, UnstableThresholdWarning
+    from .._exceptions import UngroupedSelectionWarning
     from ..evaluation import evaluate
 
     data, y, pos_label = load_data(args.data, args.pos_label)
     groups = resolve_groups(args, data)
     pipe = build_pipeline(args, pos_label)
     with warnings.catch_warnings():
-        # summarised below from the folds themselves
-        warnings.simplefilter("ignore", UnstableThresholdWarning)
-        if groups is None:
+        if groups is None:  # said once below
             warnings.simplefilter("ignore", UngroupedSelectionWarning)
         report = evaluate(
             pipe, data.filenames, y, groups=groups, cv=outer_cv(args), pos_label=pos_label,

