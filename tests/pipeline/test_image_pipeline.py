@@ -131,6 +131,8 @@ def test_clone_params_pickle_and_skops(data, tmp_path):
     assert isinstance(pipe, ImagePipeline) and pipe.get_params()["groups"] == "auto"
     assert pipe.get_params()["clf__random_state"] == 0
     assert clone(pipe).set_params(groups=None).get_params()["groups"] is None
+    assert pipe.set_params(groups=None)[1:].groups is None and isinstance(pipe[1:], ImagePipeline)
+    pipe.set_params(groups="auto")
     assert make_classifier("color", groups=None, color_constancy=True).groups is None
     assert isinstance(make_image_pipeline(ColorFeatures(), LogisticRegression()), ImagePipeline)
     pipe = _pipe().fit(images, labels)

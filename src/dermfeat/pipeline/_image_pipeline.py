@@ -91,6 +91,13 @@ class ImagePipeline(Pipeline):
         super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)
         self.groups = groups
 
+    def __getitem__(self, ind):
+        """A step, or a sub-pipeline (a slice) that keeps ``groups``."""
+        out = super().__getitem__(ind)
+        if isinstance(ind, slice):
+            out.groups = self.groups
+        return out
+
     def _group_consumers(self):
         """Names of the steps whose ``fit`` chooses something by grouped cross-validation."""
         names = []
