@@ -108,13 +108,18 @@ class GroupBootstrap:
     def _indices(self, draw):
         return np.concatenate([self.members[g] for g in draw])
 
-    def values(self, pooled, metric_fn):
-        """Figure on all photographs and on every resample: ``(point dict, {metric: ndarray})``."""
+    def values(self, pooled, metric_fn, y=None):
+        """Figure on all photographs and on every resample: ``(point dict, {metric: ndarray})``.
+
+        ``y``: the labels of this problem (default: those given at construction).
+        """
+        y = self.y if y is None else np.asarray(y)
+
         def figure(idx):
-            rows = [metric_fn(self.y[idx], score[idx], pred[idx]) for score, pred in pooled]
+            rows = [metric_fn(y[idx], score[idx], pred[idx]) for score, pred in pooled]
             return {m: float(np.nanmean([r[m] for r in rows])) for m in rows[0]}
 
-        point = figure(np.arange(self.y.shape[0]))
+        point = figure(np.arange(y.shape[0]))
         samples = [figure(self._indices(d)) for d in self.draws]
         return point, {m: np.array([s[m] for s in samples]) for m in point}
 
@@ -123,7 +128,7 @@ class GroupBootstrap:
         lo, hi = np.nanpercentile(samples, [2.5, 97.5])
         return float(lo), float(hi)
 
-    def summarise(self, pooled, metric_fn):
+    def summarise(self, pooled, metric_fn, y=None):
         """``{metric: (point, low, high)}`` and the resampled values (for paired differences)."""
-        point, samples = self.values(pooled, metric_fn)
+        point, samples = self.values(pooled, metric_fn, y)
         return {m: (point[m], *self.interval(samples[m])) for m in point}, samples

@@ -58,8 +58,9 @@ def header(bench, partial):
         "for every row, so differences between rows get paired intervals). Positive class: atopic dermatitis "
         "(AD sensitivity = AD recall, specificity = other-eczema recall). Threshold column: mean ± std of the "
         "thresholds chosen in the training folds.",
-        f"- Run: {datetime.date.today().isoformat()}, {os.cpu_count()} cores shared with other jobs (load average "
-        f"{load} at start{' / end' if len(bench.load) > 1 else ''}), Python {platform.python_version()}, "
+        f"- Run: {datetime.date.today().isoformat()}, {os.cpu_count()} cores shared with other jobs (1-minute load "
+        f"average {load} at the start and end of {'each run' if len(bench.load) > 2 else 'the run'}), "
+        f"Python {platform.python_version()}, "
         f"scikit-learn {sklearn.__version__}, dermfeat {dermfeat.__version__}; total wall time {_minutes(total)}"
         + (f" ({sections})" if sections else "") + "; features from the cache after their first extraction.",
         "",

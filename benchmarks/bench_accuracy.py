@@ -203,7 +203,7 @@ class Bench:
                 return multiclass_metrics(y, proba, pred, classes)
         else:
             fn = self.binary_fn
-        figures, samples = self.boot.summarise(pooled_by_repeat(report), fn)
+        figures, _ = self.boot.summarise(pooled_by_repeat(report), fn, y=report.y)
         thresholds = report.thresholds()
         row = {"section": section, "label": label, "seconds": seconds, "n_folds": len(report.folds),
                "figures": figures, "threshold": (thresholds.mean(), thresholds.std()) if len(thresholds) else None}
@@ -324,6 +324,9 @@ def main():
                         help="leave out the gradient-boosting head (slow on 1,280-d embeddings: 12 fits per fold)")
     parser.add_argument("--limit", type=int, default=None, help="a stratified subset of this many photographs (trials)")
     parser.add_argument("--only", default=None, help="only the rows whose label contains one of these '|'-separated texts")
+    parser.add_argument("--keep", default=None, metavar="STATE",
+                        help="keep the rows and nested result of an earlier run's .state.pickle and compute only "
+                        "--sections (their rows replace the kept ones of the same name)")
     parser.add_argument("--render", default=None, metavar="STATE",
                         help="only write --output again from the .state.pickle a finished run left beside its output")
     args = parser.parse_args()
@@ -341,6 +344,15 @@ def main():
     if args.limit or args.only:
         bench.command += (f" --limit {args.limit}" if args.limit else "") + (f" --only '{args.only}'" if args.only else "")
     sections = args.sections.split(",")
+    if args.keep:
+        kept = pickle.loads(Path(args.keep).read_bytes())
+        bench.rows, bench.nested_result = kept["rows"], kept["nested_result"]
+        for name in ("multiclass_counts", "subgroup_tables"):
+            if kept.get(name) is not None:
+                setattr(bench, name, kept[name])
+        bench.section_seconds.update(kept["section_seconds"])
+        bench.command = kept["command"] + f"; then {bench.command} --keep <its state>"
+        print(f"kept {len(bench.rows)} rows from {args.keep}")
     steps = [(key, (lambda sec=sec: bench.plain_rows(sec))) for key, sec in SECTION_KEYS.items()]
     steps += [("leakage", bench.leakage), ("limited", bench.limited_data), ("multiclass", bench.multiclass),
               ("subgroups", bench.subgroups), ("nested", bench.nested)]
@@ -355,6 +367,9 @@ def main():
             bench.section_seconds[name] = time.perf_counter() - t
     bench.total_seconds = time.perf_counter() - start
     bench.load.append(os.getloadavg())
+    if args.keep:  # the kept run's time and load, then this one's
+        bench.total_seconds += kept["total_seconds"] or 0.0
+        bench.load = kept["load"] + bench.load
     bench.write(args.output)
     print(f"total: {bench.total_seconds / 60:.1f} min")
 
