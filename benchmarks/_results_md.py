@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 import sklearn
+from _candidates import short_name
 from _intervals import BINARY
 
 import dermfeat
@@ -52,6 +53,11 @@ def header(bench, partial):
         "inner 5-fold cross-validation that receives that fold's near-duplicate groups. Nothing is chosen on a "
         "test fold (except in the leakage section, on purpose). Embeddings with the current default resize "
         "(`OnnxEmbedder(interpolation=\"antialias\")`).",
+        "- Rows vary one factor at a time around the centre (\"**best**\", the best pipeline of the first "
+        "benchmark): `make_classifier(\"efficientnet+dinov2\", \"svm\", fusion=\"late\", imbalance=\"balanced\", "
+        "threshold=\"macro_f1\", tta={\"efficientnet\": True, \"dinov2\": \"flip\"})`: EfficientNet-Lite0 (flip + "
+        "5 crops) and DINOv2 CLS (flip) embeddings, each standardised into an RBF SVM with class weights and Platt "
+        "scaling, probabilities averaged, one threshold tuned for macro-F1. A row's label names what differs.",
         "- Figures: each metric is computed on the pooled out-of-fold predictions of a repeat (one prediction per "
         "photograph) and averaged over repeats. In brackets: its **95 % interval by bootstrap over photographs, "
         f"resampling near-duplicate groups** ({args.resamples} resamples, percentile interval; the same resamples "
@@ -93,7 +99,7 @@ def nested_section(bench):
         ]
         if best is not None:
             lines += [
-                f"| best row of the tables ({best}), plain CV on the same outer folds | "
+                f"| best row of the tables ({short_name(best)}), plain CV on the same outer folds | "
                 + " | ".join(cell(res["plain_best"][m]) for m in HEADLINE) + " |",
                 "| optimism of choosing (plain best row − nested), paired | "
                 + " | ".join(signed(res["optimism"][m]) for m in HEADLINE) + " |",
@@ -120,11 +126,11 @@ def nested_section(bench):
               "|---|---|---|---|---|---|---|---|"]
     for f in folds:
         threshold = "n/a" if f["threshold"] is None else f"{f['threshold']:.3f}"
-        lines.append(f"| {f['fold'] + 1} | {f['repeat'] + 1} | {f['winner']} ({f['inner_macro_f1']:.3f}) | "
-                     f"{f['runner_up']} ({f['runner_up_macro_f1']:.3f}) | {f['outer_roc_auc']:.3f} | "
+        lines.append(f"| {f['fold'] + 1} | {f['repeat'] + 1} | {short_name(f['winner'])} ({f['inner_macro_f1']:.3f}) | "
+                     f"{short_name(f['runner_up'])} ({f['runner_up_macro_f1']:.3f}) | {f['outer_roc_auc']:.3f} | "
                      f"{f['outer_macro_f1']:.3f} | {threshold} | {f['seconds']:.0f} |")
     counts = Counter(f["winner"] for f in folds)
-    lines += ["", "Wins: " + "; ".join(f"{label} {k}" for label, k in counts.most_common()) + ".", ""]
+    lines += ["", "Wins: " + "; ".join(f"{short_name(label)} {k}" for label, k in counts.most_common()) + ".", ""]
     return lines
 
 
