@@ -39,12 +39,17 @@ def header(bench, partial):
     load = ", ".join(f"{a[0]:.1f}" for a in bench.load)
     sections = "; ".join(f"{k} {_minutes(v)}" for k, v in bench.section_seconds.items())
     total = bench.total_seconds if bench.total_seconds is not None else 0.0
+    commands = bench.command.split("; then ")
     return [
         "# Benchmark results: atopic dermatitis vs other eczema (DermNet NZ)",
         "",
         *(["**Partial results: the run was still going when this was written.**", ""] if partial else []),
-        f"Reproduce with `{bench.command}` from the repository root (needs `../shared` beside it).",
+        f"Reproduce with `{commands[0]}` from the repository root (needs `../shared` beside it; the features "
+        "are extracted once into the cache, so the first run takes longest).",
         "",
+        *([f"This file was made by that command, then `{commands[1]}`, which computed only those sections again "
+           "and kept the rest of the first run."  # e.g. after a fix in how a section is computed
+           , ""] if len(commands) > 1 else []),
         f"- Data: `../shared/data/dermnetnz`, {n} photographs ({n_ad} atopic dermatitis, {n - n_ad} other eczema), "
         f"{len(np.unique(bench.groups))} near-duplicate groups (found in {bench.group_seconds:.0f} s).",
         f"- Protocol: repeated stratified group 5-fold over the near-duplicate groups, {args.repeats} repeats "
@@ -69,6 +74,44 @@ def header(bench, partial):
         f"Python {platform.python_version()}, "
         f"scikit-learn {sklearn.__version__}, dermfeat {dermfeat.__version__}; total wall time {_minutes(total)}"
         + (f" ({sections})" if sections else "") + "; features from the cache after their first extraction.",
+        "",
+    ]
+
+
+def summary(bench):
+    """A few sentences from the numbers of the nested section."""
+    res = bench.nested_result
+    if not res or res.get("partial") or res.get("best_row") is None:
+        return []
+    nested, plain, base = res["nested"], res["plain_best"], res["baseline"]
+    gain, optimism = res["nested_minus_baseline"], res["optimism"]
+    winners = Counter(f["winner"] for f in res["folds"])
+
+    def fig(table, m):
+        return f"{table[m][0]:.3f} ({table[m][1]:.3f}–{table[m][2]:.3f})"
+
+    beats = {m: gain[m][0] > (nested[m][2] - nested[m][1]) / 2 for m in ("roc_auc", "macro_f1")}
+    verdict = ("beats the baseline by more than the half-width of its own interval on both ROC AUC and macro-F1"
+               if all(beats.values()) else
+               "does **not** beat the baseline by more than the half-width of its own interval on "
+               + " and ".join(NAMES[m] for m, ok in beats.items() if not ok))
+    return [
+        "## Summary",
+        "",
+        f"Picking the best of the {len(res['candidates'])} candidate rows by inner cross-validation, as someone "
+        f"comparing these tables would, and fitting it as users do, gives ROC AUC **{fig(nested, 'roc_auc')}** and "
+        f"macro-F1 **{fig(nested, 'macro_f1')}** on photographs it never saw (nested cross-validation; AD "
+        f"sensitivity {fig(nested, 'sensitivity')}, specificity {fig(nested, 'specificity')}). The best row's own "
+        f"cross-validated figures on the same folds ({short_name(res['best_row'])}: ROC AUC {plain['roc_auc'][0]:.3f}, "
+        f"macro-F1 {plain['macro_f1'][0]:.3f}) overstate that by {optimism['roc_auc'][0]:+.3f} and "
+        f"{optimism['macro_f1'][0]:+.3f}: the optimism of choosing. The procedure {verdict}: the baseline "
+        f"({res['baseline_label']}) has ROC AUC {fig(base, 'roc_auc')} and macro-F1 {fig(base, 'macro_f1')}, the "
+        f"paired differences are {signed(gain['roc_auc'])} and {signed(gain['macro_f1'])}, and AD sensitivity "
+        f"differs by {signed(gain['sensitivity'])}.",
+        "",
+        f"{len(winners)} different rows won the {len(res['folds'])} outer folds: rows of the tables below that "
+        "differ by a few hundredths are within the noise of 596 photographs, and none of them is \"the\" best "
+        "pipeline.",
         "",
     ]
 
@@ -158,7 +201,7 @@ def table(rows, multiclass_counts=None):
 
 def render(bench, partial=False):
     lines = header(bench, partial)
-    lines += nested_section(bench)
+    lines += summary(bench) + nested_section(bench)
     for sec in dict.fromkeys(r["section"] for r in bench.rows):
         rows = [r for r in bench.rows if r["section"] == sec]
         counts = getattr(bench, "multiclass_counts", None) if sec.startswith("Multiclass") else None
