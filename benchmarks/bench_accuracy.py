@@ -3,24 +3,36 @@
 Uses the photographs in ../shared/data/dermnetnz and the ONNX backbones in
 ../shared/models (neither is copied into the repository).
 
-    python benchmarks/bench_accuracy.py --repeats 5 --n-jobs 2 --output benchmarks/RESULTS.md
+    python benchmarks/bench_accuracy.py --repeats 5 --nested-repeats 2 --n-jobs 2 --skip-gb
 
 Protocol: repeated stratified group 5-fold cross-validation (5 repeats by default)
 with near-duplicate groups (dermfeat.model_selection.near_duplicate_groups); every
-threshold is tuned by an inner grouped cross-validation of the training fold and
-every model is fitted on the training fold only (nested), so no test photograph
-influences any choice.  Factors are varied one at a time around the best pipeline.
+pipeline is an ImagePipeline whose threshold is tuned by an inner grouped,
+shuffled, stratified cross-validation of the training fold (the protocol of
+``dermfeat fit`` and ``dermfeat cv``), so no test photograph influences any choice.
+Factors are varied one at a time around the best pipeline.
+
+Every figure is the metric of the pooled out-of-fold predictions (one per
+photograph and repeat), averaged over repeats, with a 95 % interval from a
+bootstrap over near-duplicate groups (``_intervals.py``).
+
+The ``nested`` section measures the whole selection procedure: in each outer fold
+(same outer folds as the first ``--nested-repeats`` repeats of the other sections),
+every candidate row is scored by an inner grouped 5-fold CV of the outer-training
+part only, the winner (highest pooled inner macro-F1) is fitted on that part with
+the ``fit`` users run (``pipe.fit(X, y)``, near-duplicate groups found by the
+pipeline itself), and it predicts the outer-test part.
+
 Features are computed once per photograph through the per-image feature cache
-(``--cache``), so re-runs are fast.
+(``--cache``), so re-runs and the nested section cost head fits, not extractions.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import re
+import copy
 import os
-import platform
+import pickle
 import sys
 import tempfile
 import time
@@ -28,13 +40,15 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from sklearn.metrics import f1_score
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-import dermfeat
+from _candidates import BASELINE, BEST, ROWS, SECTION_KEYS
+from _intervals import BINARY, MULTICLASS, GroupBootstrap, binary_metrics, multiclass_metrics, pooled_by_repeat
+from _results_md import cell
+from dermfeat import UngroupedSelectionWarning, UnstableThresholdWarning
 from dermfeat.datasets import load_image_folder
-from dermfeat.evaluation import evaluate, fold_metrics, image_subgroups
+from dermfeat.evaluation import evaluate, image_subgroups
 from dermfeat.model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from dermfeat.pipeline import make_classifier
 
@@ -43,16 +57,6 @@ SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data" / "dermnetnz"
 MODELS = SHARED / "models"
 POS = "atopic_dermatitis"
-
-#: The best honest pipeline found; every section varies one factor around it.
-BEST = dict(
-    features="efficientnet+dinov2",
-    fusion="late",
-    head="svm",
-    imbalance="balanced",
-    threshold="macro_f1",
-    tta={"efficientnet": True, "dinov2": "flip"},
-)
 
 #: Subtype groups of the multiclass benchmark.
 SUBTYPES = {
@@ -63,9 +67,6 @@ SUBTYPES = {
     "Lichen simplex": "lichen simplex",
     "Venous eczema": "venous",
 }
-
-METRICS = ("roc_auc", "macro_f1", "balanced_accuracy", "sensitivity", "specificity")
-
 
 class GroupSubsample:
     """Keep a fraction of the training *groups* of each split (limited-data curve)."""
@@ -92,29 +93,13 @@ class GroupSubsample:
             yield train[np.isin(self.groups[train], keep)], test
 
 
-_ROW = re.compile(r"^\[(?P<section>[^\]]+)\] (?P<label>.+?): (?P<metrics>roc_auc .+?)(?: \((?P<seconds>\d+) s\))?$")
-
-
-def rows_from_log(path):
-    """Rows printed by an earlier run (its stdout), to continue it without recomputing them."""
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        match = _ROW.match(line.strip())
-        if not match:
-            continue
-        row = {"section": match["section"], "label": match["label"], "seconds": float(match["seconds"] or 0),
-               "n_folds": None, "threshold": (np.nan, np.nan), "weighted_f1": (np.nan, np.nan),
-               "accuracy": (np.nan, np.nan)}
-        for part in match["metrics"].split(", "):
-            name, value = part.split(" ", 1)
-            mean, std = (np.nan, np.nan) if value == "n/a" else tuple(float(v) for v in value.split(" ± "))
-            row[name] = (mean, std)
-        rows.append(row)
-    return rows
-
-
-def fmt(mean, std):
-    return "n/a" if np.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+def quiet():
+    """Warnings the tables already report (threshold spread) or that are on purpose (leakage rows)."""
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    for category in (FutureWarning, UnstableThresholdWarning, UngroupedSelectionWarning):
+        warnings.simplefilter("ignore", category=category)
+    return ctx
 
 
 class Bench:
@@ -122,127 +107,126 @@ class Bench:
         self.args = args
         self.rows = []
         self.data = load_image_folder(DATA)
-        self.files = self.data.filenames
-        self.labels = self.data.labels
+        if args.limit:  # a stratified subset, for trying the benchmark out
+            keep = np.sort(np.concatenate([
+                np.random.default_rng(0).permutation(np.flatnonzero(self.data.labels == c))[
+                    : max(10, round(args.limit * np.mean(self.data.labels == c)))]
+                for c in np.unique(self.data.labels)]))
+            for key in ("filenames", "labels", "subtype"):
+                self.data[key] = np.asarray(self.data[key])[keep]
+        self.files = list(self.data.filenames)
+        self.labels = np.asarray(self.data.labels)
         t = time.perf_counter()
         self.groups = near_duplicate_groups(self.files, n_jobs=args.n_jobs)
         self.group_seconds = time.perf_counter() - t
         self.cv = RepeatedStratifiedGroupKFold(5, args.repeats, random_state=0)
+        self.boot = GroupBootstrap(self.labels, self.groups, n_resamples=args.resamples, random_state=0)
         self.reports = {}
+        self.nested_result = None
+        self.section_seconds = {}
         self.started = time.perf_counter()
+        self.load = [os.getloadavg()]
+        self.total_seconds = None
         self.command = ""
 
     def pipeline(self, **changes):
         params = {**BEST, **changes}
         return make_classifier(model_dir=MODELS, memory=self.args.cache, pos_label=POS, **params)
 
+    def binary_fn(self, y, score, pred):
+        return binary_metrics(y, score, pred, POS)
+
     def run(self, section, label, estimator, *, cv=None, groups="default", y=None, pos_label=POS, key=None):
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=FutureWarning)
+        ctx = quiet()
+        try:
             report = evaluate(
                 estimator, self.files, self.labels if y is None else y,
                 groups=self.groups if isinstance(groups, str) else groups,
                 cv=cv or self.cv, pos_label=pos_label, subgroups=None, n_jobs=self.args.n_jobs,
             )
+        finally:
+            ctx.__exit__(None, None, None)
         seconds = time.perf_counter() - start
-        s = report.summary()
-        thresholds = report.thresholds()
-        row = {"section": section, "label": label, "seconds": seconds, "n_folds": len(report.folds)}
-        for m in METRICS + ("weighted_f1", "accuracy"):
-            row[m] = s.get(m, (np.nan, np.nan))
-        row["threshold"] = (thresholds.mean(), thresholds.std()) if len(thresholds) else (np.nan, np.nan)
-        # a re-run (e.g. continuing an interrupted run) replaces the row of the same name
-        self.rows = [r for r in self.rows if (r["section"], r["label"]) != (section, label)]
-        self.rows.append(row)
-        print(f"[{section}] {label}: " + ", ".join(f"{m} {fmt(*row[m])}" for m in METRICS)
-              + f" ({seconds:.0f} s)", flush=True)
-        self.write(self.args.output, time.perf_counter() - self.started, self.command, partial=True)
-        if key:
-            self.reports[key] = report
+        self.add_row(section, label, report, seconds, key=key)
         return report
 
+    def add_row(self, section, label, report, seconds, key=None):
+        multiclass = len(report.classes) > 2
+        if multiclass:
+            classes = report.classes
+
+            def fn(y, proba, pred):
+                return multiclass_metrics(y, proba, pred, classes)
+        else:
+            fn = self.binary_fn
+        figures, _ = self.boot.summarise(pooled_by_repeat(report), fn, y=report.y)
+        thresholds = report.thresholds()
+        row = {"section": section, "label": label, "seconds": seconds, "n_folds": len(report.folds),
+               "figures": figures, "threshold": (thresholds.mean(), thresholds.std()) if len(thresholds) else None}
+        # a re-run replaces the row of the same name
+        self.rows = [r for r in self.rows if (r["section"], r["label"]) != (section, label)]
+        self.rows.append(row)
+        metrics = MULTICLASS if multiclass else BINARY
+        print(f"[{section}] {label}: " + ", ".join(f"{m} {cell(figures[m])}" for m in metrics)
+              + f" ({seconds:.0f} s)", flush=True)
+        self.write(self.args.output, partial=True)
+        self.reports[(section, label)] = report
+        if key:
+            self.reports[key] = report
+        return row
+
     # ------------------------------------------------------------- sections
-    def features(self):
-        sec = "Feature sets"
-        self.run(sec, "handcrafted bank (217 features)", self.pipeline(features="handcrafted", tta=False))
-        self.run(sec, "EfficientNet-Lite0 embedding", self.pipeline(features="efficientnet", tta=False))
-        self.run(sec, "DINOv2 CLS token", self.pipeline(features="dinov2", tta=False))
-        self.run(sec, "DINOv2 patch mean", self.pipeline(features="dinov2_patch", tta=False))
-        self.run(sec, "EfficientNet + DINOv2 CLS, early fusion (concatenated)",
-                 self.pipeline(fusion="early", tta=False))
-        self.run(sec, "EfficientNet + DINOv2 CLS, late fusion", self.pipeline(tta=False))
-        self.run(sec, "EfficientNet + DINOv2 CLS + patch mean, late fusion",
-                 self.pipeline(features="efficientnet+dinov2+dinov2_patch",
-                               tta={"efficientnet": True, "dinov2": "flip", "dinov2_patch": "flip"}))
-        self.run(sec, "EfficientNet + DINOv2 CLS + handcrafted, late fusion, TTA",
-                 self.pipeline(features="efficientnet+dinov2+handcrafted"))
-        self.run(sec, "**best**: EfficientNet + DINOv2 CLS, late fusion, TTA", self.pipeline(), key="best")
-        self.run(sec, "best + lesion crop", self.pipeline(lesion_crop=True))
-        self.run(sec, "best + colour constancy (shades of grey)", self.pipeline(color_constancy=True))
+    def candidate_rows(self):
+        """The rows of the feature, head, imbalance and decision tables this run computes."""
+        return [(sec, label, changes) for sec, label, changes in ROWS
+                if not (self.args.skip_gb and changes.get("head") == "gb")
+                and (not self.args.only or any(o in label for o in self.args.only.split("|")))]
 
-    def heads(self):
-        sec = "Heads (best features)"
-        self.run(sec, "logistic regression (C=0.1)", self.pipeline(head="logistic"))
-        self.run(sec, "MLP, one hidden layer of 128, early stopping (oversampled)",
-                 self.pipeline(head="mlp", imbalance="oversample"))
-        if not self.args.skip_gb:
-            self.run(sec, "gradient boosting (histogram)", self.pipeline(head="gb"))
-
-    def imbalance(self):
-        sec = "Imbalance (best pipeline)"
-        self.run(sec, "none", self.pipeline(imbalance="none"))
-        self.run(sec, "random over-sampling", self.pipeline(imbalance="oversample"))
-        self.run(sec, "SMOTE (on features)", self.pipeline(imbalance="smote"))
-
-    def decisions(self):
-        sec = "Decision (best pipeline)"
-        self.run(sec, "threshold 0.5", self.pipeline(threshold="fixed"), key="fixed")
-        self.run(sec, "best specificity with AD sensitivity >= 0.8",
-                 self.pipeline(threshold="specificity", constraint="sensitivity>=0.8"))
+    def plain_rows(self, section):
+        for sec, label, changes in self.candidate_rows():
+            if sec != section:
+                continue
+            key = "best" if label.startswith("**best**") else ("fixed" if changes.get("threshold") == "fixed" else None)
+            self.run(sec, label, self.pipeline(**changes), key=key)
 
     def leakage(self):
         sec = "Leakage"
         cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=self.args.repeats, random_state=0)
-        self.run(sec, "best pipeline, plain stratified K-fold (near-duplicates split across folds)",
-                 self.pipeline(), cv=cv, groups=None)
+        # no groups anywhere: outer folds and the threshold's inner folds split near-duplicates
+        pipe = make_classifier(model_dir=MODELS, memory=self.args.cache, pos_label=POS, groups=None, **BEST)
+        self.run(sec, "best pipeline, no groups anywhere (near-duplicates split across outer and inner folds)",
+                 pipe, cv=cv, groups=None)
         # threshold picked on each test fold itself (the published mistake)
         fixed = self.reports["fixed"]
         classes = list(fixed.classes)
-        y = np.asarray(self.labels)
-        per_fold = []
         grid = np.linspace(0.01, 0.99, 99)
+        folds = []
         for fold in fixed.fold_predictions:
             p = fold["proba"][:, classes.index(POS)]
-            yt = y[fold["test"]]
+            yt = self.labels[fold["test"]]
             best = max(grid, key=lambda t: f1_score(yt, np.where(p >= t, POS, "eczema"), average="macro"))
-            pred = np.where(p >= best, POS, "eczema")
-            per_fold.append(fold_metrics(yt, pred, fold["proba"], fixed.classes, POS))
-        row = {"section": sec, "label": "best pipeline, threshold chosen on each test fold for macro-F1",
-               "seconds": 0.0, "n_folds": len(per_fold), "threshold": (np.nan, np.nan)}
-        for m in METRICS + ("weighted_f1", "accuracy"):
-            vals = np.array([f[m] for f in per_fold])
-            row[m] = (vals.mean(), vals.std())
-        self.rows.append(row)
-        print(f"[{sec}] {row['label']}: " + ", ".join(f"{m} {fmt(*row[m])}" for m in METRICS), flush=True)
+            folds.append({**fold, "pred": np.where(p >= best, POS, "eczema")})
+
+        chosen = copy.copy(fixed)  # each fold's predictions re-thresholded on its own test part
+        chosen.fold_predictions = folds
+        chosen.folds = [{**f, "threshold": None} for f in fixed.folds]
+        self.add_row(sec, "best pipeline, threshold chosen on each test fold for macro-F1", chosen, 0.0)
 
     def limited_data(self):
         sec = "Limited data (share of each training fold's groups)"
         for fraction in (0.2, 0.4, 0.6, 0.8):
             cv = GroupSubsample(self.cv, fraction, self.groups, random_state=1)
             self.run(sec, f"{int(fraction * 100)}%", self.pipeline(), cv=cv)
-        best = next(r for r in self.rows if r.get("label", "").startswith("**best**"))
-        self.rows.append({**best, "section": sec, "label": "100%", "seconds": 0.0})
+        self.add_row(sec, "100%", self.reports["best"], 0.0)
 
     def multiclass(self):
         sec = "Multiclass by subtype"
         y = np.array([SUBTYPES.get(s, "other eczema") for s in self.data.subtype], dtype=object)
         self.multiclass_counts = {c: int((y == c).sum()) for c in sorted(set(y))}
-        pipe = make_classifier(model_dir=MODELS, memory=self.args.cache, pos_label=None,
-                               **{**BEST, "threshold": "macro_f1"})
+        pipe = make_classifier(model_dir=MODELS, memory=self.args.cache, pos_label=None, **{**BEST, "threshold": "macro_f1"})
         self.run(sec, "best features, per-class offsets tuned for macro-F1", pipe, y=y, pos_label=None)
-        pipe = make_classifier(model_dir=MODELS, memory=self.args.cache, pos_label=None,
-                               **{**BEST, "threshold": "fixed"})
+        pipe = make_classifier(model_dir=MODELS, memory=self.args.cache, pos_label=None, **{**BEST, "threshold": "fixed"})
         self.run(sec, "best features, most probable class", pipe, y=y, pos_label=None)
 
     def subgroups(self):
@@ -250,107 +234,101 @@ class Bench:
         report.subgroups = image_subgroups(self.files, n_jobs=self.args.n_jobs)
         self.subgroup_tables = {name: report.subgroup_table(name) for name in report.subgroups}
 
+    def nested(self):
+        """Nested CV of "pick the best row by inner CV, fit it as users do"."""
+        from _nested import nested_selection
+
+        self.nested_result = nested_selection(self, self.candidate_rows(), BASELINE, POS)
+        self.write(self.args.output, partial=True)
+
     # ---------------------------------------------------------------- output
-    def write(self, path, total_seconds, command, partial=False):
-        lines = [
-            "# Benchmark results: atopic dermatitis vs other eczema (DermNet NZ)",
-            "",
-            *(["**Partial results: the run was still going when this was written.**", ""] if partial else []),
-            f"Reproduce with `{command}` from the repository root (needs `../shared` beside it).",
-            "",
-            f"- Data: `../shared/data/dermnetnz`, {len(self.files)} photographs "
-            f"({int((self.labels == POS).sum())} atopic dermatitis, {int((self.labels != POS).sum())} other eczema), "
-            f"{len(np.unique(self.groups))} near-duplicate groups (found in {self.group_seconds:.0f} s).",
-            f"- Protocol: repeated stratified group 5-fold, {self.args.repeats} repeats "
-            f"({5 * self.args.repeats} test folds); thresholds tuned by inner grouped 5-fold CV of each "
-            "training fold; nothing is chosen on a test fold (except in the leakage section, on purpose).",
-            "- Metrics: mean ± std over test folds. Positive class: atopic dermatitis (sensitivity = AD recall, "
-            "specificity = other-eczema recall).",
-            "- Best pipeline: `make_classifier(\"efficientnet+dinov2\", \"svm\", fusion=\"late\", imbalance=\"balanced\", "
-            "threshold=\"macro_f1\", tta={\"efficientnet\": True, \"dinov2\": \"flip\"})`: EfficientNet-Lite0 "
-            "(flip + 5 crops) and DINOv2 CLS (flip) embeddings, each standardised into an RBF SVM with class "
-            "weights and Platt scaling, probabilities averaged, one threshold tuned for macro-F1.",
-            f"- Run: {datetime.date.today().isoformat()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"scikit-learn {sklearn.__version__}, dermfeat {dermfeat.__version__}; total wall time "
-            f"{total_seconds / 60:.1f} min (features from the cache after the first pass).",
-            "",
-        ]
-        sections = list(dict.fromkeys(r["section"] for r in self.rows))
-        for sec in sections:
-            lines += [f"## {sec}", ""]
-            rows = [r for r in self.rows if r["section"] == sec]
-            multiclass = sec.startswith("Multiclass")
-            if multiclass:
-                counts = ", ".join(f"{k} {v}" for k, v in self.multiclass_counts.items())
-                lines += [f"Classes: {counts}.", "",
-                          "| pipeline | macro-F1 | weighted F1 | balanced accuracy | ROC AUC (one-vs-rest) | seconds |",
-                          "|---|---|---|---|---|---|"]
-                for r in rows:
-                    lines.append(f"| {r['label']} | {fmt(*r['macro_f1'])} | {fmt(*r['weighted_f1'])} | "
-                                 f"{fmt(*r['balanced_accuracy'])} | {fmt(*r['roc_auc'])} | {r['seconds']:.0f} |")
-            else:
-                lines += ["| pipeline | ROC AUC | macro-F1 | balanced accuracy | AD sensitivity | specificity | threshold | seconds |",
-                          "|---|---|---|---|---|---|---|---|"]
-                for r in rows:
-                    cells = " | ".join(fmt(*r[m]) for m in METRICS)
-                    lines.append(f"| {r['label']} | {cells} | {fmt(*r['threshold'])} | {r['seconds']:.0f} |")
-            lines.append("")
-        if getattr(self, "subgroup_tables", None):
-            lines += ["## Best pipeline by skin tone and image quality", "",
-                      "Out-of-fold predictions of the best pipeline pooled over repeats; n = photographs in the group, "
-                      "n AD = atopic dermatitis among them. Small groups give noisy numbers.", ""]
-            for name, table in self.subgroup_tables.items():
-                lines += [f"### {name.replace('_', ' ')}", "",
-                          "| group | n | n AD | ROC AUC | macro-F1 | AD sensitivity | specificity |",
-                          "|---|---|---|---|---|---|---|"]
-                for r in table:
-                    vals = [r.get(m, np.nan) for m in ("roc_auc", "macro_f1", "sensitivity", "specificity")]
-                    cells = " | ".join("n/a" if np.isnan(v) else f"{v:.3f}" for v in vals)
-                    lines.append(f"| {r['group']} | {r['n']} | {r.get('n_positive', '')} | {cells} |")
-                lines.append("")
-        Path(path).write_text("\n".join(lines) + "\n")
+    STATE = ("args", "rows", "nested_result", "files", "labels", "groups", "group_seconds", "section_seconds",
+             "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables")
+
+    def write(self, path, partial=False):
+        from _results_md import render
+
+        Path(path).write_text(render(self, partial=partial))
         if not partial:
+            # everything RESULTS.md is made of, to render it again without re-running (--render STATE)
+            state = {k: getattr(self, k, None) for k in self.STATE}
+            Path(path).with_suffix(".state.pickle").write_bytes(pickle.dumps(state))
             print(f"wrote {path}")
+
+
+def render_again(state_path, output):
+    """RESULTS.md again from the state a finished run saved beside it."""
+    from _results_md import render
+
+    bench = argparse.Namespace(**pickle.loads(Path(state_path).read_bytes()))
+    Path(output).write_text(render(bench))
+    print(f"wrote {output}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--nested-repeats", type=int, default=2,
+                        help="outer repeats of the nested section (its outer folds are the first repeats of the others)")
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the intervals")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "dermfeat-bench-cache"),
                         help="feature cache folder (kept between runs)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
-    parser.add_argument("--sections", default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups")
+    parser.add_argument("--sections",
+                        default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups,nested")
     parser.add_argument("--skip-gb", action="store_true",
                         help="leave out the gradient-boosting head (slow on 1,280-d embeddings: 12 fits per fold)")
-    parser.add_argument("--include-log", default=None,
-                        help="stdout of an interrupted run: its finished rows are kept and not recomputed")
+    parser.add_argument("--limit", type=int, default=None, help="a stratified subset of this many photographs (trials)")
+    parser.add_argument("--only", default=None, help="only the rows whose label contains one of these '|'-separated texts")
+    parser.add_argument("--keep", default=None, metavar="STATE",
+                        help="keep the rows and nested result of an earlier run's .state.pickle and compute only "
+                        "--sections (their rows replace the kept ones of the same name)")
+    parser.add_argument("--render", default=None, metavar="STATE",
+                        help="only write --output again from the .state.pickle a finished run left beside its output")
     args = parser.parse_args()
+    if args.render:
+        return render_again(args.render, args.output)
     if not (DATA / "manifest.csv").is_file() or not (MODELS / "efficientnet_lite0.onnx").is_file():
         sys.exit("this benchmark needs ../shared/data/dermnetnz and ../shared/models beside the project")
     print("data: ../shared/data/dermnetnz; models: ../shared/models (EfficientNet-Lite0, DINOv2-small-like ViT)")
     start = time.perf_counter()
     bench = Bench(args)
-    bench.command = f"python benchmarks/bench_accuracy.py --repeats {args.repeats} --n-jobs {args.n_jobs}"
+    bench.command = (f"python benchmarks/bench_accuracy.py --repeats {args.repeats} --nested-repeats "
+                     f"{args.nested_repeats} --n-jobs {args.n_jobs}" + (" --skip-gb" if args.skip_gb else ""))
     if args.sections != parser.get_default("sections"):
         bench.command += f" --sections {args.sections}"
+    if args.limit or args.only:
+        bench.command += (f" --limit {args.limit}" if args.limit else "") + (f" --only '{args.only}'" if args.only else "")
     sections = args.sections.split(",")
-    order = [("features", bench.features), ("heads", bench.heads), ("imbalance", bench.imbalance),
-             ("decisions", bench.decisions), ("leakage", bench.leakage), ("limited", bench.limited_data),
-             ("multiclass", bench.multiclass), ("subgroups", bench.subgroups)]
-    if args.include_log:
-        bench.rows.extend(rows_from_log(args.include_log))
-        print(f"kept {len(bench.rows)} rows from {args.include_log}")
-    if "features" not in sections:  # every other section compares with the best pipeline
-        bench.run("Feature sets", "**best**: EfficientNet + DINOv2 CLS, late fusion, TTA", bench.pipeline(), key="best")
+    if args.keep:
+        kept = pickle.loads(Path(args.keep).read_bytes())
+        bench.rows, bench.nested_result = kept["rows"], kept["nested_result"]
+        for name in ("multiclass_counts", "subgroup_tables"):
+            if kept.get(name) is not None:
+                setattr(bench, name, kept[name])
+        bench.section_seconds.update(kept["section_seconds"])
+        bench.command = kept["command"] + f"; then {bench.command} --keep <its state>"
+        print(f"kept {len(bench.rows)} rows from {args.keep}")
+    steps = [(key, (lambda sec=sec: bench.plain_rows(sec))) for key, sec in SECTION_KEYS.items()]
+    steps += [("leakage", bench.leakage), ("limited", bench.limited_data), ("multiclass", bench.multiclass),
+              ("subgroups", bench.subgroups), ("nested", bench.nested)]
+    if "features" not in sections and {"heads", "imbalance", "limited", "subgroups", "nested"} & set(sections):
+        bench.run("Feature sets", ROWS[8][1], bench.pipeline(), key="best")
     if "leakage" in sections and "decisions" not in sections:
         bench.run("Decision (best pipeline)", "threshold 0.5", bench.pipeline(threshold="fixed"), key="fixed")
-    for name, step in order:
+    for name, step in steps:
         if name in sections:
+            t = time.perf_counter()
             step()
-    total = time.perf_counter() - start
-    bench.write(args.output, total, bench.command)
-    print(f"total: {total / 60:.1f} min")
+            bench.section_seconds[name] = time.perf_counter() - t
+    bench.total_seconds = time.perf_counter() - start
+    bench.load.append(os.getloadavg())
+    if args.keep:  # the kept run's time and load, then this one's
+        bench.total_seconds += kept["total_seconds"] or 0.0
+        bench.load = kept["load"] + bench.load
+    bench.write(args.output)
+    print(f"total: {bench.total_seconds / 60:.1f} min")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Shared fixtures: the synthetic images and the real data beside the project."""
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,18 @@ def models_dir():
     if not (MODELS / "efficientnet_lite0.onnx").is_file():
         pytest.skip("../shared/models is not beside the project (CI always has it)")
     return MODELS
+
+
+@pytest.fixture(scope="session")
+def feature_cache():
+    """A feature cache folder kept between test sessions (``DERMFEAT_TEST_CACHE`` or the temp dir).
+
+    Entries are keyed by image content and extractor state, so sharing them is
+    safe; tests on the real photographs then extract each of them once per machine.
+    """
+    folder = Path(os.environ.get("DERMFEAT_TEST_CACHE") or Path(tempfile.gettempdir()) / "dermfeat-test-cache")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture()

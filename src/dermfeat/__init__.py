@@ -50,6 +50,8 @@ from ._exceptions import (
     ModelMismatchError,
     ModelVersionWarning,
     SkippedImagesWarning,
+    UngroupedSelectionWarning,
+    UnstableThresholdWarning,
 )
 
 __version__ = "0.1.0.dev0"
@@ -62,7 +64,7 @@ _SUBMODULES = {
 
 __all__ = [
     "CorruptImageWarning", "InvalidImageError", "InvalidModelError", "ModelFileNotFoundError", "ModelMismatchError", "ModelVersionWarning",
-    "SkippedImagesWarning", "__version__", *sorted(_SUBMODULES),
+    "SkippedImagesWarning", "UngroupedSelectionWarning", "UnstableThresholdWarning", "__version__", *sorted(_SUBMODULES),
 ]
 
 

@@ -123,3 +123,22 @@ class ModelVersionWarning(UserWarning):
     It usually still works; if predictions look wrong, save the model again
     with the running versions.
     """
+
+
+class UnstableThresholdWarning(UserWarning):
+    """A decision threshold tuned by cross-validation differs widely between the folds.
+
+    Raised by :class:`~dermfeat.model_selection.ThresholdTunedClassifier` when the
+    standard deviation of the per-fold optimal thresholds exceeds
+    :data:`~dermfeat.model_selection.UNSTABLE_THRESHOLD_STD`: the chosen
+    threshold then depends on which photographs happened to be in which fold.
+    """
+
+
+class UngroupedSelectionWarning(UserWarning):
+    """A threshold or hyper-parameter is chosen by cross-validation without groups.
+
+    Raised by :class:`~dermfeat.pipeline.ImagePipeline` with ``groups=None``:
+    near-duplicate photographs (or photographs of one patient) can then sit on
+    both sides of an inner split, which makes the choice optimistic.
+    """

@@ -387,3 +387,55 @@ def test_no_warnings_in_plain_use(binary_data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ThresholdTunedClassifier(LogisticRegression(), thresholds=10, n_jobs=2).fit(X, y).predict(X)
+
+
+# ------------------------------------------------------------------ inner protocol and stability
+def test_inner_folds_are_shuffled_seeded_and_stratified_on_sorted_data():
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    X, y = make_classification(400, n_features=6, weights=[0.8], random_state=1)
+    order = np.argsort(y, kind="stable")  # data arriving sorted by class, as folders do
+    X, y = X[order], y[order]
+    groups = np.arange(len(y)) // 2
+    a = ThresholdTunedClassifier(LogisticRegression(), thresholds=30).fit(X, y)
+    b = ThresholdTunedClassifier(LogisticRegression(), thresholds=30).fit(X, y)
+    np.testing.assert_array_equal(a.fold_best_thresholds_, b.fold_best_thresholds_)  # seeded: reproducible
+    c = ThresholdTunedClassifier(LogisticRegression(), thresholds=30, random_state=1).fit(X, y)
+    assert not np.array_equal(a.cv_results_["split0_sensitivity"], c.cv_results_["split0_sensitivity"])
+    for grouped, splitter in ((False, a._splitter(False)), (True, a._splitter(True))):
+        assert splitter.shuffle and splitter.random_state == 0
+        if grouped:
+            assert isinstance(splitter, StratifiedGroupKFold)
+        for _, test in splitter.split(X, y, groups if grouped else None):
+            assert abs(y[test].mean() - y.mean()) < 0.05  # stratified
+            assert np.ptp(test) > len(y) / 2  # spread over the sorted data, not a block
+
+
+def test_float_cv_with_groups_holds_out_whole_groups_stratified():
+    X, y = make_classification(400, n_features=6, weights=[0.8], random_state=2)
+    groups = np.arange(len(y)) // 4
+    splitter = ThresholdTunedClassifier(LogisticRegression(), cv=0.25)._splitter(grouped=True)
+    (train, test), = list(splitter.split(X, y, groups))
+    assert not set(groups[train]) & set(groups[test])
+    assert 0.15 < len(test) / len(y) < 0.35 and abs(y[test].mean() - y.mean()) < 0.05
+
+
+def test_unstable_threshold_warns_and_spread_is_exposed():
+    from dermfeat import UnstableThresholdWarning
+    from dermfeat.model_selection import UNSTABLE_THRESHOLD_STD
+
+    X, y = make_classification(80, n_features=20, n_informative=2, weights=[0.7], flip_y=0.3, random_state=0)
+    with pytest.warns(UnstableThresholdWarning, match="unstable") as record:
+        clf = ThresholdTunedClassifier(LogisticRegression(), objective="f1", thresholds=50).fit(X, y)
+    assert clf.best_threshold_std_ > UNSTABLE_THRESHOLD_STD
+    assert f"{clf.best_threshold_std_:.3f}" in str(record[0].message)
+    best = np.flatnonzero(clf.cv_results_["threshold"] == clf.best_threshold_)[0]
+    assert clf.best_score_std_ == pytest.approx(clf.cv_results_["std_objective"][best])
+    assert clf.best_score_std_ == pytest.approx(
+        np.std([clf.cv_results_[f"split{k}_objective"][best] for k in range(clf.n_splits_)]))
+
+
+def test_multiclass_score_spread(multiclass_data):
+    X, y = multiclass_data
+    clf = ThresholdTunedClassifier(LogisticRegression(max_iter=1000), objective="macro_f1", cv=3).fit(X, y)
+    assert 0 <= clf.best_score_std_ < 0.2

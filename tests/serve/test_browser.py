@@ -2,10 +2,13 @@
 
 Upload a photo (file picker and drag and drop): the class, probability, threshold and
 heat map appear.  Upload a text file renamed ``.jpg``: the error message appears.
-Screenshots of both states are written under the test's tmp dir; with
-``DERMFEAT_UPDATE_SCREENSHOTS=1`` they are also copied to ``docs/_static/serve_*.png``
-(taken with the model ``DERMFEAT_SCREENSHOT_MODEL`` and photo
-``DERMFEAT_SCREENSHOT_IMAGE`` when both are set, e.g. a model fitted on DermNet NZ).
+A model written by ``dermfeat fit --validate`` shows its cross-validated figures beside
+the decision; one without says it was not validated.  Screenshots are written under the
+test's tmp dir; with ``DERMFEAT_UPDATE_SCREENSHOTS=1`` they are also copied to
+``docs/_static/serve_*.png``: the prediction of the ``--validate`` model and the error state
+of the synthetic data, or both states with the model ``DERMFEAT_SCREENSHOT_MODEL`` and photo
+``DERMFEAT_SCREENSHOT_IMAGE`` when both are set (e.g. a model fitted on DermNet NZ with
+``--validate``).
 
 Playwright drives the system Chromium (``/usr/bin/chromium``, or
 ``DERMFEAT_CHROMIUM``); it never downloads a browser.
@@ -87,6 +90,7 @@ def _drive(browser, app, photo, bad_file, folder):
         assert "Decision rule:" in text and "macro-averaged F1" in text
         assert "Occlusion heat map for " + decision in text
         assert "Skin-tone group:" in text
+        assert page.inner_text("#validation").startswith(("Validated on ", "Not validated: "))
         assert text.count("Not a diagnosis") == 2
         assert "severity" not in text.lower()
         page.screenshot(path=str(folder / "serve_prediction.png"), full_page=True)
@@ -126,8 +130,7 @@ def test_upload_in_a_real_browser(browser, app, photo, tmp_path):
     for shot in shots:
         assert Image.open(shot).size[0] >= 900
     if UPDATE and not (REAL_MODEL and REAL_IMAGE):
-        for shot in shots:
-            _copy_for_docs(shot)
+        _copy_for_docs(shots[1])  # the prediction shown in the docs is that of a validated model (below)
 
 
 def test_drag_and_drop_and_client_side_size_limit(browser, app, saved_model):
@@ -209,3 +212,51 @@ def test_a_page_from_another_origin_cannot_use_the_demo(browser, saved_model):
         page.close()  # the fetch ends either way: the demo's Cross-Origin-Resource-Policy hides its answer
     assert demo.seen == [("POST", "/api/predict", 403)]
     assert calls == []
+
+
+@pytest.fixture(scope="module")
+def validated_model(tmp_path_factory):
+    """A model written by ``dermfeat fit --validate`` on 48 synthetic photographs."""
+    from dermfeat.cli import main
+    from dermfeat.datasets import make_lesion_images
+
+    folder = tmp_path_factory.mktemp("validated")
+    make_lesion_images(48, image_size=96, directory=folder / "images", random_state=0)
+    path = folder / "validated.skops"
+    code = main(["fit", str(folder / "images"), "-o", str(path), "--features", "color", "--threshold", "macro_f1",
+                 "--validate", "--folds", "3", "--repeats", "1"])
+    assert code == 0
+    return path
+
+
+def test_validated_model_shows_its_figures_beside_the_decision(browser, validated_model, photo, tmp_path):
+    import re
+
+    from dermfeat.serve import create_app
+
+    app = create_app(validated_model, max_upload_bytes=256 * 1024, max_pixels=1_000_000)
+    with running_server(app) as url:
+        page, outside, problems = _open(browser, url)
+        assert "validated on 48 photographs (stratified group 3-fold" in page.inner_text("#model")
+        page.set_input_files("#file", str(photo))
+        _wait_for_result(page)
+        line = page.inner_text("#validation")
+        assert re.match(r"Validated on 48 photographs: sensitivity \d\.\d\d ± \d\.\d\d, "
+                        r"specificity \d\.\d\d ± \d\.\d\d \(mean ± std over the test folds", line), line
+        shot = tmp_path / "serve_prediction.png"
+        page.screenshot(path=str(shot), full_page=True)
+        page.close()
+    assert outside == [] and problems == []
+    if UPDATE and not (REAL_MODEL and REAL_IMAGE):
+        _copy_for_docs(shot)
+
+
+def test_model_without_validation_says_so(browser, app, photo):
+    with running_server(app) as url:
+        page, outside, problems = _open(browser, url)
+        assert "not validated" in page.inner_text("#model")
+        page.set_input_files("#file", str(photo))
+        _wait_for_result(page)
+        assert page.inner_text("#validation").startswith("Not validated: no cross-validated figures")
+        page.close()
+    assert outside == [] and problems == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ._options import add_pipeline_options, build_pipeline, load_data
+import sys
+
+from ._options import add_pipeline_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
 
 
 def add_parser(subparsers):
@@ -14,36 +16,48 @@ def add_parser(subparsers):
     )
     parser.add_argument("data", help="folder of class sub-folders, or a manifest CSV")
     add_pipeline_options(parser)
-    parser.add_argument("--folds", type=int, default=5, help="folds per repeat (default 5)")
-    parser.add_argument("--repeats", type=int, default=2, help="repeats (default 2)")
-    parser.add_argument("--groups", default="auto", help="'auto' (near-duplicates), 'none', or a manifest column")
+    add_protocol_options(parser)
     parser.add_argument("--report", default="dermfeat_report.html", help="HTML report path ('' to skip)")
     parser.add_argument("--no-subgroups", action="store_true", help="skip the skin-tone and quality breakdown")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the splits")
     parser.set_defaults(run=run)
 
 
 def run(args):
+    import warnings
+
+    import numpy as np
+
+    from .._exceptions import UngroupedSelectionWarning
     from ..evaluation import evaluate
-    from ..model_selection import RepeatedStratifiedGroupKFold
 
     data, y, pos_label = load_data(args.data, args.pos_label)
-    groups = args.groups
-    if groups == "none":
-        groups = None
-    elif groups != "auto":
-        if groups not in data:
-            raise ValueError(f"the data have no column {groups!r} for groups")
-        groups = data[groups]
+    groups = resolve_groups(args, data)
     pipe = build_pipeline(args, pos_label)
-    cv = RepeatedStratifiedGroupKFold(args.folds, args.repeats, random_state=args.seed)
-    report = evaluate(
-        pipe, data.filenames, y, groups=groups, cv=cv, pos_label=pos_label,
-        subgroups=None if args.no_subgroups else "auto", n_jobs=args.n_jobs, progress=True,
-    )
+    with warnings.catch_warnings():
+        if groups is None:  # said once below
+            warnings.simplefilter("ignore", UngroupedSelectionWarning)
+        report = evaluate(
+            pipe, data.filenames, y, groups=groups, cv=outer_cv(args), pos_label=pos_label,
+            subgroups=None if args.no_subgroups else "auto", n_jobs=args.n_jobs, progress=True,
+        )
     print(f"{len(y)} images, {len(set(report.groups)) if report.groups is not None else len(y)} groups, "
           f"{len(report.folds)} folds; positive class {pos_label}; {report.elapsed:.1f} s")
+    if groups is None:
+        print("dermfeat cv: warning: --groups none: near-duplicate photographs can sit on both sides of the outer "
+              "and inner splits, so these figures are optimistic", file=sys.stderr)
     print(report.table())
+    thresholds = report.thresholds()
+    if len(thresholds):
+        inner = [f["threshold_std"] for f in report.folds if f.get("threshold_std") is not None]
+        line = (f"decision threshold chosen in each training fold: {thresholds.mean():.3f} ± {thresholds.std():.3f} "
+                f"(min {thresholds.min():.3f}, max {thresholds.max():.3f})")
+        if inner:
+            from ..model_selection import UNSTABLE_THRESHOLD_STD
+
+            unstable = sum(v > UNSTABLE_THRESHOLD_STD for v in inner)
+            line += (f"; spread across its inner folds: median std {float(np.median(inner)):.3f}, above "
+                     f"{UNSTABLE_THRESHOLD_STD} in {unstable} of {len(inner)} training folds")
+        print(line)
     for name in report.subgroups:
         print(f"by {name}: " + "; ".join(
             f"{r['group']} (n={r['n']}) sens {r.get('sensitivity', float('nan')):.2f} spec {r.get('specificity', float('nan')):.2f}"

@@ -62,7 +62,7 @@ def run(args):
 
         groups = near_duplicate_groups(data.filenames, n_jobs=args.n_jobs)
     print(f"protocol: {cv!r} over {len(set(groups))} groups (no group on both sides of a split); "
-          "thresholds tuned inside training folds only\n")
+          "thresholds tuned inside training folds only, by shuffled stratified inner folds over the same groups\n")
     header = f"{'pipeline':<90}{'ROC AUC':>15}{'macro-F1':>15}{'bal. acc.':>15}{'sensitivity':>15}{'specificity':>15}"
     print(header)
     reports = []

@@ -1,4 +1,11 @@
-"""Options shared by the commands that build a pipeline (cv, fit, demo), and model loading."""
+"""Options shared by the commands that build a pipeline (cv, fit, demo), and model loading.
+
+``dermfeat fit`` and ``dermfeat cv`` build their pipeline with the same
+:func:`build_pipeline` and resolve ``--groups`` with the same
+:func:`resolve_groups`, so the model ``fit`` saves is the one ``cv`` measured:
+same steps and parameters, same inner protocol (threshold tuned by shuffled,
+seeded, stratified inner folds over the same near-duplicate groups).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +35,65 @@ def add_pipeline_options(parser):
     group.add_argument("--model-dir", default=None, help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR)")
     group.add_argument("--cache", default=None, help="feature cache folder (features computed once per image)")
     group.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
+    group.add_argument(
+        "--groups", default="auto",
+        help="photographs that must stay together in every split, outer and inner: 'auto' (near-duplicates, "
+        "default), a manifest column (e.g. patient ids), or 'none' (not recommended: warns)",
+    )
+
+
+def add_protocol_options(parser, *, what="cross-validation"):
+    """``--folds``, ``--repeats`` and ``--seed`` of the outer repeated stratified group K-fold."""
+    group = parser.add_argument_group(what)
+    group.add_argument("--folds", type=int, default=5, help="folds per repeat (default 5)")
+    group.add_argument("--repeats", type=int, default=2, help="repeats (default 2)")
+    group.add_argument("--seed", type=int, default=0, help="seed of the outer splits (default 0)")
+
+
+def resolve_groups(args, data):
+    """``--groups`` as :func:`~dermfeat.evaluation.evaluate` takes it: ``"auto"``, an array or None.
+
+    ``auto`` is the near-duplicate groups; when the manifest has a ``group``
+    column (patients, say), photographs linked by either stay together.
+    """
+    groups = args.groups
+    if groups == "none":
+        return None
+    if groups == "auto":
+        if data.get("groups") is None:
+            return "auto"
+        from ..model_selection import near_duplicate_groups
+
+        return _merge_groups(data.groups, near_duplicate_groups(data.filenames, n_jobs=args.n_jobs, on_error="singleton"))
+    if groups not in data:
+        raise ValueError(f"the data have no column {groups!r} for groups")
+    return data[groups]
+
+
+def _merge_groups(*labelings):
+    """Connected components of "same label in any of the labelings", numbered from 0."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(labelings[0])
+    rows, cols = [], []
+    for labels in labelings:
+        _, codes = np.unique(np.asarray(labels).astype(str), return_inverse=True)
+        rows.append(np.arange(n))
+        cols.append(n + codes + sum(len(c) for c in cols))
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    size = int(cols.max()) + 1
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    _, components = connected_components(graph, directed=False)
+    _, out = np.unique(components[:n], return_inverse=True)
+    return out
+
+
+def outer_cv(args):
+    from ..model_selection import RepeatedStratifiedGroupKFold
+
+    return RepeatedStratifiedGroupKFold(args.folds, args.repeats, random_state=args.seed)
 
 
 def build_pipeline(args, pos_label):
@@ -47,6 +113,7 @@ def build_pipeline(args, pos_label):
         model_dir=args.model_dir,
         memory=args.cache,
         n_jobs=args.n_jobs,
+        groups=None if args.groups == "none" else "auto",
     )
 
 

@@ -42,6 +42,9 @@ def add_parser(subparsers):
                         "with it, not with the number of photos")
     parser.add_argument("--model-dir", default=None, help="where the embedding model files are, if moved")
     parser.add_argument("--allow-pickle", action="store_true", help="allow a pickle model file (only your own)")
+    parser.add_argument("--show-validation", action="store_true",
+                        help="print the cross-validated figures stored with the model (dermfeat fit --validate) "
+                        "to stderr, or that it has none")
     parser.set_defaults(run=run)
 
 
@@ -177,6 +180,10 @@ class _Writer:
 
 def run(args):
     model, metadata = load(args)
+    if args.show_validation:
+        from ..evaluation import describe_validation
+
+        print(f"{args.model}: {describe_validation(metadata.get('validation'))}", file=sys.stderr)
     writer, n_bad, n = _Writer(args.format), 0, 0
     for row in iter_rows(model, metadata, args.images, args.batch_size):
         writer.write(row)

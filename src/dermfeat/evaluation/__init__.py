@@ -1,16 +1,21 @@
-"""Leak-free evaluation: cross-validated metrics, subgroups, plots and an HTML report."""
+"""Leak-free evaluation: cross-validated metrics, subgroups, plots, an HTML report, and validated models."""
 
 from ._display import SubgroupMetricsDisplay, ThresholdCurveDisplay
 from ._evaluate import evaluate
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
 from ._subgroups import image_subgroups
+from ._validate import VALIDATION_METRICS, describe_validation, validate, validation_summary
 
 __all__ = [
+    "VALIDATION_METRICS",
     "EvaluationReport",
     "SubgroupMetricsDisplay",
     "ThresholdCurveDisplay",
     "evaluate",
     "fold_metrics",
     "image_subgroups",
+    "describe_validation",
+    "validate",
+    "validation_summary",
 ]

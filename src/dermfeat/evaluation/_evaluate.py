@@ -5,13 +5,15 @@ from __future__ import annotations
 import inspect
 import sys
 import time
+import warnings
 from numbers import Integral
 
-import joblib
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.parallel import Parallel, delayed
 
+from .._exceptions import UnstableThresholdWarning
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
@@ -31,15 +33,23 @@ def _take(X, index):
 
 
 def _groups_param(estimator):
-    """Name under which ``fit`` takes ``groups`` (``"clf__groups"`` in a Pipeline), or None."""
+    """Name under which ``fit`` takes ``groups`` (``"clf__groups"`` in a Pipeline), or None.
+
+    An estimator whose own ``fit`` names ``groups`` (a
+    :class:`~dermfeat.pipeline.ImagePipeline`, a
+    :class:`~dermfeat.model_selection.ThresholdTunedClassifier`) takes them
+    directly; a plain Pipeline passes them to its last step.
+    """
+    try:
+        if "groups" in inspect.signature(estimator.fit).parameters:
+            return "groups"
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return None
     if isinstance(estimator, Pipeline):
         name, last = estimator.steps[-1]
         inner = _groups_param(last) if last not in (None, "passthrough") else None
         return None if inner is None else f"{name}__{inner}"
-    try:
-        return "groups" if "groups" in inspect.signature(estimator.fit).parameters else None
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-        return None
+    return None
 
 
 def _decision_threshold(estimator):
@@ -50,6 +60,13 @@ def _decision_threshold(estimator):
         if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
             return float(value)
     return None
+
+
+def _decision_threshold_std(estimator):
+    """Spread of the threshold across the inner folds of a fitted tuned decision, when it has one."""
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    value = getattr(final, "best_threshold_std_", None)
+    return None if value is None else float(value)
 
 
 def _fit_and_predict(estimator, X, y, train, test, fit_params):
@@ -64,6 +81,7 @@ def _fit_and_predict(estimator, X, y, train, test, fit_params):
         "pred": pred,
         "classes": np.asarray(estimator.classes_),
         "threshold": _decision_threshold(estimator),
+        "threshold_std": _decision_threshold_std(estimator),
         "fit_time": fit_time,
         "score_time": time.perf_counter() - start - fit_time,
     }
@@ -106,9 +124,11 @@ def evaluate(
     groups : "auto", array-like or None, default="auto"
         ``"auto"``: :func:`~dermfeat.model_selection.near_duplicate_groups` of
         ``X``.  An array: your groups (patients, say).  ``None``: no grouping.
-        When the estimator's ``fit`` accepts ``groups`` (also as the last step of a
-        Pipeline), the training groups are passed on, so inner cross-validation is
-        grouped too.
+        When the estimator's ``fit`` accepts ``groups`` (an
+        :class:`~dermfeat.pipeline.ImagePipeline`, or the last step of a
+        Pipeline), each fold's training groups are passed on, so inner
+        cross-validation is grouped by the same groups (never recomputed per
+        fold).
     cv : int, cross-validation splitter or None
         ``None``: ``RepeatedStratifiedGroupKFold(5, 5)``; an int ``k``: ``k`` folds,
         one repeat.  Splitters with ``n_repeats`` give repeat-aware out-of-fold
@@ -134,7 +154,10 @@ def evaluate(
     report : :class:`EvaluationReport`
         Per-fold and mean +- std metrics, out-of-fold predictions, the confusion
         matrix, the threshold curve, ranked misclassifications, subgroup tables,
-        plots and :meth:`~EvaluationReport.to_html`.
+        plots and :meth:`~EvaluationReport.to_html`.  Each fold records the
+        threshold chosen in its training part (``threshold``) and the spread of
+        that choice over its inner folds (``threshold_std``), so
+        :class:`~dermfeat.UnstableThresholdWarning` is not raised per fold.
 
     Examples
     --------
@@ -188,15 +211,19 @@ def evaluate(
         return out
 
     start = time.perf_counter()
-    results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(
-        joblib.delayed(_fit_and_predict)(clone(estimator), X, y, train, test, params_for(train))
-        for train, test in splits
-    )
-    if progress:
-        from tqdm.auto import tqdm
+    with warnings.catch_warnings():
+        # a training fold's unstable threshold is part of what the report shows (folds[i]["threshold_std"])
+        warnings.simplefilter("ignore", UnstableThresholdWarning)
+        # scikit-learn's Parallel carries the configuration (metadata routing) and warning filters to the workers
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_fit_and_predict)(clone(estimator), X, y, train, test, params_for(train))
+            for train, test in splits
+        )
+        if progress:
+            from tqdm.auto import tqdm
 
-        results = tqdm(results, total=len(splits), desc="folds", disable=not sys.stderr.isatty(), leave=False)
-    results = list(results)
+            results = tqdm(results, total=len(splits), desc="folds", disable=not sys.stderr.isatty(), leave=False)
+        results = list(results)
     elapsed = time.perf_counter() - start
 
     k = len(classes)
@@ -224,6 +251,7 @@ def evaluate(
                 "n_train": len(train),
                 "n_test": len(test),
                 "threshold": res["threshold"],
+                "threshold_std": res["threshold_std"],
                 "fit_time": res["fit_time"],
                 "score_time": res["score_time"],
                 **metrics,

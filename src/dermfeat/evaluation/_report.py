@@ -92,7 +92,7 @@ class EvaluationReport:
         summary : dict
             ``metric -> (mean, std)``; folds where a metric is undefined are skipped.
         """
-        skip = {"fold", "repeat", "n_train", "n_test", "threshold", "fit_time", "score_time"}
+        skip = {"fold", "repeat", "n_train", "n_test", "threshold", "threshold_std", "fit_time", "score_time"}
         out = {}
         for metric in self.folds[0]:
             if metric in skip:

@@ -76,3 +76,23 @@ class RepeatedStratifiedGroupKFold:
             f"{type(self).__name__}(n_splits={self.n_splits}, n_repeats={self.n_repeats}, "
             f"random_state={self.random_state})"
         )
+
+
+class StratifiedGroupHoldout(StratifiedGroupKFold):
+    """One shuffled, stratified split with whole groups held out (private).
+
+    The first fold of a shuffled :class:`~sklearn.model_selection.StratifiedGroupKFold`
+    with ``round(1 / test_size)`` folds: about ``test_size`` of the samples,
+    whole groups only, class proportions kept as far as the groups allow.
+    ``GroupShuffleSplit`` keeps groups but not the class balance.
+    """
+
+    def __init__(self, test_size=0.2, random_state=None):
+        super().__init__(n_splits=max(2, round(1 / test_size)), shuffle=True, random_state=random_state)
+        self.test_size = test_size
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 1
+
+    def split(self, X, y=None, groups=None):
+        yield next(iter(super().split(X, y, groups)))

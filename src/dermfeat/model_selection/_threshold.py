@@ -18,7 +18,6 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import (
-    GroupShuffleSplit,
     StratifiedGroupKFold,
     StratifiedKFold,
     StratifiedShuffleSplit,
@@ -29,10 +28,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
 
+from .._exceptions import UnstableThresholdWarning
 from ..metrics._threshold import BINARY_ALIASES, BINARY_METRICS, _multiclass_from_confusion, threshold_metrics
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Interval, InvalidParameterError, Options, validate_parameters
 from ._cost import bayes_threshold, resolve_cost_matrix
+from ._split import StratifiedGroupHoldout
 from ._meta import (
     DelegatingClassifierMixin,
     aligned_response,
@@ -45,6 +46,11 @@ from ._meta import (
 )
 
 _MULTICLASS_ALIASES = {"f1_macro": "macro_f1", "f1_weighted": "weighted_f1"}
+
+#: :class:`ThresholdTunedClassifier` warns (:class:`~dermfeat.UnstableThresholdWarning`)
+#: when the per-fold optimal thresholds of a binary problem, on probabilities,
+#: have a standard deviation above this value.
+UNSTABLE_THRESHOLD_STD = 0.1
 
 
 class Constraint:
@@ -262,9 +268,12 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         (threshold 0.5 on probabilities, 0 on decision values, or the
         cost-matrix decision) — a switch for grid searches.
     cv : int, float, cross-validation splitter or iterable, default=5
-        An int gives ``StratifiedKFold`` (``StratifiedGroupKFold`` when
-        ``groups`` are passed); a float in (0, 1) gives one stratified (or
-        group) shuffle split with that test fraction.
+        An int gives a shuffled ``StratifiedKFold`` (``StratifiedGroupKFold``
+        when ``groups`` are passed), seeded by ``random_state``: data often
+        arrive sorted by class or source, and unshuffled folds of sorted data
+        give thresholds that depend on the order of the files.  A float in
+        (0, 1) gives one stratified shuffle split with that test fraction
+        (with ``groups``: whole groups held out, still stratified).
     refit : bool, default=True
         ``True``: refit the estimator on all data after tuning.  ``False``:
         keep the estimator fitted on the training part of the split and the
@@ -272,8 +281,10 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         one split (e.g. a float), so both come from the same split.
     n_jobs : int or None, default=None
         Folds fitted in parallel.
-    random_state : int, RandomState or None, default=None
-        Seed of the shuffle split used when ``cv`` is a float.
+    random_state : int, RandomState or None, default=0
+        Seed of the shuffled folds (``cv`` an int) or split (``cv`` a float),
+        so that the same data give the same threshold; ``None`` shuffles
+        differently at every fit.
 
     Attributes
     ----------
@@ -287,6 +298,8 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         Binary only: the decision threshold used by ``predict``.
     best_threshold_std_ : float
         Binary, ``tune=True``: standard deviation of ``fold_best_thresholds_``.
+        Above :data:`UNSTABLE_THRESHOLD_STD` (0.1, on probabilities) ``fit``
+        warns with :class:`~dermfeat.UnstableThresholdWarning`.
     fold_best_thresholds_ : ndarray of shape (n_splits,)
         Binary, ``tune=True``: the optimal threshold of each split on its own.
     best_offsets_ : ndarray of shape (n_classes,)
@@ -295,6 +308,10 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         Multiclass, ``tune=True``: their spread across splits and per split.
     best_score_ : float
         ``tune=True``: mean objective of the chosen decision over the splits.
+    best_score_std_ : float
+        ``tune=True``: standard deviation of the objective of the chosen
+        decision over the splits (every metric's mean and spread at every
+        threshold are in ``cv_results_``).
     constraint_satisfied_ : bool
         ``tune=True``: whether the chosen decision meets the constraints.
     cv_results_ : dict of ndarray
@@ -379,7 +396,7 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         cv=5,
         refit=True,
         n_jobs=None,
-        random_state=None,
+        random_state=0,
     ):
         self.estimator = estimator
         self.objective = objective
@@ -398,12 +415,19 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
     def _splitter(self, grouped):
         cv = 5 if self.cv is None else self.cv
         if is_int(cv):
-            return StratifiedGroupKFold(n_splits=cv) if grouped else StratifiedKFold(n_splits=cv)
+            # shuffled (seeded): data often arrive sorted by class or by source folder
+            if grouped:
+                return StratifiedGroupKFold(n_splits=cv, shuffle=True, random_state=self.random_state)
+            return StratifiedKFold(n_splits=cv, shuffle=True, random_state=self.random_state)
         if isinstance(cv, Real) and not isinstance(cv, bool):
             if grouped:
-                return GroupShuffleSplit(n_splits=1, test_size=cv, random_state=self.random_state)
+                return StratifiedGroupHoldout(test_size=cv, random_state=self.random_state)
             return StratifiedShuffleSplit(n_splits=1, test_size=cv, random_state=self.random_state)
         return check_cv(cv, classifier=True)
+
+    def _uses_groups(self):
+        """Whether ``fit`` uses ``groups`` (only to tune; read by :class:`~dermfeat.pipeline.ImagePipeline`)."""
+        return bool(self.tune)
 
     def _objective_scorer(self):
         if callable(self.objective):
@@ -639,9 +663,24 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         self.cv_results_ = results
         self.best_threshold_ = float(grid[best])
         self.best_score_ = float(results["mean_objective"][best])
+        self.best_score_std_ = float(results["std_objective"][best])
         self.constraint_satisfied_ = feasible
         self.fold_best_thresholds_ = fold_best
         self.best_threshold_std_ = float(fold_best.std())
+        self._warn_unstable()
+
+    def _warn_unstable(self):
+        if self.response_method_ != "predict_proba" or self.best_threshold_std_ <= UNSTABLE_THRESHOLD_STD:
+            return
+        folds = self.fold_best_thresholds_
+        warnings.warn(
+            f"the decision threshold is unstable: the best threshold of each of the {len(folds)} inner folds ranges "
+            f"from {folds.min():.3f} to {folds.max():.3f} (std {self.best_threshold_std_:.3f} > "
+            f"{UNSTABLE_THRESHOLD_STD}), so the chosen {self.best_threshold_:.3f} depends on which photographs fell "
+            "in which fold. Pass groups (near-duplicates, patients), use more data or a smoother objective.",
+            UnstableThresholdWarning,
+            stacklevel=4,
+        )
 
     def _score(self, scorer, y_pred, fold):
         stand_in = _FixedPredictions(classes=self.classes_, y_pred=y_pred)
@@ -778,6 +817,7 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         self.cv_results_ = results
         self.best_offsets_ = offsets
         self.best_score_ = float(best[1])
+        self.best_score_std_ = float(np.std([r["objective"][0] for r in evaluate(offsets[None, :], all_ids)]))
         self.constraint_satisfied_ = bool(feasible)
         self.fold_best_offsets_ = fold_offsets
         self.best_offsets_std_ = fold_offsets.std(axis=0)

@@ -151,11 +151,13 @@ _DERMFEAT = {
         "dermfeat.features._skin_tone.SkinToneFeatures",
         "dermfeat.preprocessing._color_constancy.ColorConstancy",
         "dermfeat.preprocessing._lesion_crop.LesionCrop",
+        "dermfeat.pipeline._image_pipeline.ImagePipeline",
         "dermfeat.pipeline._resampled.ResampledClassifier",
         "dermfeat.model_selection._threshold.ThresholdTunedClassifier",
         "dermfeat.model_selection._threshold.Constraint",
         "dermfeat.model_selection._cost.CostSensitiveClassifier",
         "dermfeat.model_selection._split.RepeatedStratifiedGroupKFold",
+        "dermfeat.model_selection._split.StratifiedGroupHoldout",
         "dermfeat.ordinal._ordinal.OrdinalClassifier",
         "dermfeat.ordinal._ordinal.MultiSignOrdinalClassifier",
     )

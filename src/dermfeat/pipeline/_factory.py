@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from sklearn.base import clone
-from sklearn.pipeline import Pipeline, make_union
+from sklearn.pipeline import make_union
 from sklearn.preprocessing import StandardScaler
 
 from ..model_selection._threshold import ThresholdTunedClassifier
+from ._image_pipeline import ImagePipeline
 from ._resampled import ResampledClassifier
 
 
-def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scaler="standard", random_state=None,
-                        **threshold_params):
+def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scaler="standard", groups="auto",
+                        random_state=None, **threshold_params):
     """Images -> features -> (scaling) -> resampling -> head -> decision, as one Pipeline.
 
     Every imbalance strategy is a plain parameter of the result, so one
@@ -30,7 +31,9 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
     The layout keeps each step where it is valid: features are extracted once
     per fit; the sampler runs on feature rows (so SMOTE interpolates features,
     not pixels) and only inside ``fit``; the threshold is tuned by an inner
-    cross-validation on the *original* class balance, around the resampled head.
+    cross-validation on the *original* class balance, around the resampled head,
+    in shuffled (seeded) stratified folds that keep near-duplicate photographs
+    together (see :class:`ImagePipeline`).
 
     Parameters
     ----------
@@ -46,15 +49,20 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
         cross-validation; ``"fixed"`` keeps the default decision.
     scaler : "standard", transformer, "passthrough" or None, default="standard"
         Feature scaling before the head (``None``: none).
+    groups : "auto" or None, default="auto"
+        See :class:`ImagePipeline`: ``fit`` finds the near-duplicate groups of
+        the training images for the threshold's inner cross-validation unless
+        it is given groups; ``None`` opts out (with a warning).
     random_state : int or None, default=None
-        Seed of named samplers.
+        Seed of named samplers and, unless ``threshold_params`` set it, of the
+        inner folds of the threshold (``None``: the tuner's own default, 0).
     **threshold_params : dict
         Parameters of the :class:`~dermfeat.model_selection.ThresholdTunedClassifier`
         (``objective``, ``constraint``, ``pos_label``, ``cv``, ``thresholds``, ...).
 
     Returns
     -------
-    pipeline : sklearn.pipeline.Pipeline
+    pipeline : ImagePipeline
 
     Examples
     --------
@@ -85,5 +93,7 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
     else:
         scale = clone(scaler)
     resampled = ResampledClassifier(clone(head), sampler=sampler, random_state=random_state)
+    if random_state is not None:
+        threshold_params.setdefault("random_state", random_state)
     decision = ThresholdTunedClassifier(resampled, tune=threshold == "tuned", **threshold_params)
-    return Pipeline([("features", features), ("scale", scale), ("clf", decision)])
+    return ImagePipeline([("features", features), ("scale", scale), ("clf", decision)], groups=groups)

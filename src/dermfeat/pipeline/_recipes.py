@@ -18,6 +18,7 @@ from sklearn.pipeline import make_union
 
 from ..model_selection import ThresholdTunedClassifier
 from ._factory import make_image_pipeline
+from ._image_pipeline import ImagePipeline
 from ._resampled import ResampledClassifier
 
 #: Handcrafted families by name -> class name in :mod:`dermfeat.features`.
@@ -208,6 +209,7 @@ def make_classifier(
     memory=None,
     n_jobs=None,
     inner_cv=5,
+    groups="auto",
     random_state=0,
 ):
     """An image classification pipeline from short names.
@@ -246,13 +248,19 @@ def make_classifier(
     model_dir, memory, n_jobs
         See :func:`make_features`.
     inner_cv : int, default=5
-        Folds of the inner threshold-tuning cross-validation.
+        Folds of the inner threshold-tuning cross-validation: stratified,
+        shuffled with ``random_state`` and grouped (see ``groups``).
+    groups : "auto" or None, default="auto"
+        ``"auto"``: the pipeline's ``fit`` finds the near-duplicate groups of
+        its training images for the inner cross-validation, unless it is given
+        ``groups=``; ``None`` opts out (with a warning).  See
+        :class:`ImagePipeline`.
     random_state : int, default=0
-        Seeds heads and samplers.
+        Seeds heads, samplers and the inner folds.
 
     Returns
     -------
-    pipeline : sklearn.pipeline.Pipeline
+    pipeline : ImagePipeline
 
     Examples
     --------
@@ -266,7 +274,7 @@ def make_classifier(
     class_weight = "balanced" if imbalance == "balanced" else None
     sampler = {"oversample": "random_over", "undersample": "random_under", "smote": "smote"}.get(imbalance)
     tuned = threshold not in ("fixed", "0.5", None)
-    params = {"pos_label": pos_label}
+    params = {"pos_label": pos_label, "random_state": random_state}
     if tuned:
         params.update(objective=threshold, cv=inner_cv)
         if constraint is not None:
@@ -295,7 +303,7 @@ def make_classifier(
         ]
         # one decision threshold, tuned on the averaged probabilities
         vote = VotingClassifier(branches, voting="soft")
-        pipe = Pipeline([("clf", ThresholdTunedClassifier(vote, tune=tuned, **params))])
+        pipe = ImagePipeline([("clf", ThresholdTunedClassifier(vote, tune=tuned, **params))], groups=groups)
     else:
         union = extractor(parts[0]) if len(parts) == 1 else make_union(*[extractor(p) for p in parts])
         pipe = make_image_pipeline(
@@ -303,7 +311,7 @@ def make_classifier(
             head_(),
             sampler=sampler,
             threshold="tuned" if tuned else "fixed",
-            random_state=random_state,
+            groups=groups,
             **params,
         )
     pre = []
@@ -315,4 +323,4 @@ def make_classifier(
         from ..preprocessing import LesionCrop
 
         pre.append(("lesion_crop", LesionCrop()))
-    return Pipeline(pre + pipe.steps) if pre else pipe
+    return ImagePipeline(pre + pipe.steps, groups=groups) if pre else pipe

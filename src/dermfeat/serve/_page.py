@@ -39,6 +39,8 @@ h3 { font-size: 15px; margin: 14px 0 4px; }
 .bar .fill { position: absolute; left: 0; top: 0; bottom: 0; background: var(--accent); border-radius: 7px; }
 .bar .tick { position: absolute; top: -4px; bottom: -4px; width: 3px; background: var(--ink); }
 .barlabel { font-size: 13px; color: var(--muted); max-width: 520px; }
+.validation { background: #eef3fb; border-radius: 6px; padding: 5px 10px; margin: 6px 0; }
+.validation.none { background: var(--warn-bg); color: var(--warn); }
 .images { display: flex; gap: 14px; flex-wrap: wrap; margin-top: 10px; }
 figure { margin: 0; flex: 1 1 300px; max-width: 440px; }
 figure img { width: 100%; height: auto; border-radius: 6px; border: 1px solid var(--line); display: block; }
@@ -89,6 +91,10 @@ SCRIPT = """
       (t === null ? "" : (p >= t ? " \\u2265 " : " < ") + "threshold " + t.toFixed(3));
     byId("rule").textContent = "Decision rule: " + r.decision_rule + "." + (r.threshold !== null && r.probability < 0.5 ?
       " The tuned threshold decides here: " + label(r["class"]) + " is predicted although its probability is below 50 %." : "");
+    var validation = byId("validation");
+    validation.textContent = r.validation.charAt(0).toUpperCase() + r.validation.slice(1) +
+      (r.validated ? " (mean \u00b1 std over the test folds of a grouped cross-validation of this pipeline)." : ".");
+    validation.className = r.validated ? "validation" : "validation none";
 
     var figures = byId("figures");
     figures.hidden = !r.heatmap;
@@ -197,6 +203,7 @@ PAGE = Template("""<!doctype html>
 <div><b>Model:</b> $model</div>
 <div><b>Classes:</b> $classes</div>
 <div><b>Decision rule:</b> $rule.</div>
+<div><b>Validation:</b> $validation.</div>
 </section>
 <label id="drop" for="file">
 <strong>Drop a photo here, or choose a file:</strong><br>
@@ -211,6 +218,7 @@ PAGE = Template("""<!doctype html>
 <div class="bar" aria-hidden="true"><div class="fill" id="fill"></div><div class="tick" id="tick"></div></div>
 <div class="barlabel" id="barlabel"></div>
 <p id="rule"></p>
+<p id="validation" class="validation"></p>
 <div class="images" id="figures">
 <figure><img id="photo" alt="the analysed photo"><figcaption>The analysed photo.</figcaption></figure>
 <figure><img id="heatmap" alt="occlusion heat map over the photo"><figcaption id="heatcaption"></figcaption></figure>
@@ -286,6 +294,7 @@ def render_page(info, *, max_upload_bytes, max_pixels, heic, disclaimer, version
         model=esc(", ".join(parts) or "a fitted classifier"),
         classes=esc(", ".join(c.replace("_", " ") for c in info["classes"])),
         rule=esc(info["decision_rule"]),
+        validation=esc(info.get("validation_text") or "not validated"),
         accept=esc(accept),
         formats=esc(formats),
         max_upload=esc(_size(max_upload_bytes)),

@@ -167,6 +167,19 @@ def _contains(estimator, cls):
     return any(isinstance(est, cls) for est in _walk(estimator))
 
 
+def _validation_info(validation):
+    """The cross-validated figures a model file carries (``dermfeat fit --validate``), for the page."""
+    from ..evaluation import describe_validation
+
+    validated = bool(validation and validation.get("metrics"))
+    return {
+        "validation": validation if validated else None,
+        # beside every decision: "validated on N photographs: sensitivity a ± b, specificity c ± d"
+        "validation_summary": describe_validation(validation, short=True),
+        "validation_text": describe_validation(validation),
+    }
+
+
 def _load(model, allow_pickle, model_dir):
     if isinstance(model, (str, Path)):
         from ..persistence import load_model
@@ -189,6 +202,8 @@ class DemoPredictor:
         Its ``threshold``, ``threshold_objective``, ``constraint`` and
         ``pos_label`` describe the decision rule; missing values are taken from
         the fitted :class:`~dermfeat.model_selection.ThresholdTunedClassifier`.
+        Its ``validation`` (written by ``dermfeat fit --validate`` or
+        :func:`dermfeat.evaluation.validate`) is shown beside every decision.
     severity_model : path or fitted classifier, optional
         A separate severity model: it must contain an
         :class:`~dermfeat.ordinal.OrdinalClassifier` or have been saved with the
@@ -290,6 +305,7 @@ class DemoPredictor:
             "dermfeat_version": meta.get("dermfeat_version"),
             "saved": meta.get("saved"),
             "severity": self.severity_model_ is not None,
+            **_validation_info(meta.get("validation")),
         }
 
     def decode(self, data, *, name="upload"):
@@ -330,7 +346,9 @@ class DemoPredictor:
             ``class``, ``probability`` (of that class), ``positive_class``,
             ``positive_probability``, ``probabilities`` (per class),
             ``threshold``, ``objective``, ``constraint``, ``decision_rule``,
-            ``quality_warnings``, ``quality`` (the raw features),
+            ``validation`` (one line: the cross-validated sensitivity and
+            specificity stored with the model, or that it has none) and
+            ``validated``, ``quality_warnings``, ``quality`` (the raw features),
             ``skin_tone`` (``ita``, ``category``, ``reliable``), ``width``,
             ``height``, ``seconds``, ``disclaimer``; with ``heatmap``: ``heatmap``
             (PNG data URL of the overlay), ``image`` (JPEG data URL of the
@@ -370,6 +388,8 @@ class DemoPredictor:
             "objective": info["objective"],
             "constraint": info["constraint"],
             "decision_rule": info["decision_rule"],
+            "validation": info["validation_summary"],
+            "validated": info["validation"] is not None,
             "quality_warnings": quality_warnings(q),
             "quality": {k: _finite(v, 5) for k, v in q.items()},
             "skin_tone": {

@@ -1,0 +1,53 @@
+"""The pipelines bench_accuracy.py compares: one-factor sweeps around a centre, and the baseline."""
+
+#: The centre of the one-factor sweeps (the best pipeline of the first benchmark).
+BEST = dict(
+    features="efficientnet+dinov2",
+    fusion="late",
+    head="svm",
+    imbalance="balanced",
+    threshold="macro_f1",
+    tta={"efficientnet": True, "dinov2": "flip"},
+)
+
+#: The plain baseline the selection procedure must beat.
+BASELINE = ("EfficientNet-Lite0 + logistic regression (class weights), threshold tuned for macro-F1",
+            dict(features="efficientnet", head="logistic", imbalance="balanced", threshold="macro_f1", tta=False))
+
+#: (section, label, changes to BEST): every binary row, also the candidates of the nested section.
+ROWS = [
+    ("Feature sets", "handcrafted bank (217 features)", dict(features="handcrafted", tta=False)),
+    ("Feature sets", "EfficientNet-Lite0 embedding", dict(features="efficientnet", tta=False)),
+    ("Feature sets", "DINOv2 CLS token", dict(features="dinov2", tta=False)),
+    ("Feature sets", "DINOv2 patch mean", dict(features="dinov2_patch", tta=False)),
+    ("Feature sets", "EfficientNet + DINOv2 CLS, early fusion (concatenated)", dict(fusion="early", tta=False)),
+    ("Feature sets", "EfficientNet + DINOv2 CLS, late fusion", dict(tta=False)),
+    ("Feature sets", "EfficientNet + DINOv2 CLS + patch mean, late fusion",
+     dict(features="efficientnet+dinov2+dinov2_patch",
+          tta={"efficientnet": True, "dinov2": "flip", "dinov2_patch": "flip"})),
+    ("Feature sets", "EfficientNet + DINOv2 CLS + handcrafted, late fusion, TTA",
+     dict(features="efficientnet+dinov2+handcrafted")),
+    ("Feature sets", "**best**: EfficientNet + DINOv2 CLS, late fusion, TTA", {}),
+    ("Feature sets", "best + lesion crop", dict(lesion_crop=True)),
+    ("Feature sets", "best + colour constancy (shades of grey)", dict(color_constancy=True)),
+    ("Heads (best features)", "logistic regression (C=0.1)", dict(head="logistic")),
+    ("Heads (best features)", "MLP, one hidden layer of 128, early stopping (oversampled)",
+     dict(head="mlp", imbalance="oversample")),
+    ("Heads (best features)", "gradient boosting (histogram)", dict(head="gb")),
+    ("Imbalance (best pipeline)", "none", dict(imbalance="none")),
+    ("Imbalance (best pipeline)", "random over-sampling", dict(imbalance="oversample")),
+    ("Imbalance (best pipeline)", "SMOTE (on features)", dict(imbalance="smote")),
+    ("Decision (best pipeline)", "threshold 0.5", dict(threshold="fixed")),
+    ("Decision (best pipeline)", "best specificity with AD sensitivity >= 0.8",
+     dict(threshold="specificity", constraint="sensitivity>=0.8")),
+]
+SECTION_KEYS = {"features": "Feature sets", "heads": "Heads (best features)",
+                "imbalance": "Imbalance (best pipeline)", "decisions": "Decision (best pipeline)"}
+
+
+def short_name(label):
+    """A row's label with its section where the label alone is ambiguous ("none" -> "imbalance: none")."""
+    for section, row_label, _ in ROWS:
+        if row_label == label and not section.startswith("Feature"):
+            return f"{section.split(' (')[0].lower()}: {label}"
+    return label
