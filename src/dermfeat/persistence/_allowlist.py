@@ -157,7 +157,6 @@ _DERMFEAT = {
         "dermfeat.model_selection._threshold.Constraint",
         "dermfeat.model_selection._cost.CostSensitiveClassifier",
         "dermfeat.model_selection._split.RepeatedStratifiedGroupKFold",
-        "dermfeat.model_selection._split.StratifiedGroupHoldout",
         "dermfeat.ordinal._ordinal.OrdinalClassifier",
         "dermfeat.ordinal._ordinal.MultiSignOrdinalClassifier",
     )

@@ -119,12 +119,12 @@ def _inject(schema, key, node, key_type=None):
 
 
 def _nodes(state, cls=None):
-    """Every node state in a schema (depth first), optionally only those of one class."""
+    """Every node state in a schema (depth first), optionally only those of some classes (a name or a tuple)."""
     stack = [state]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if "__loader__" in item and (cls is None or item.get("__class__") == cls):
+            if "__loader__" in item and (cls is None or item.get("__class__") in ((cls,) if isinstance(cls, str) else cls)):
                 yield item
             stack.extend(item.values())
         elif isinstance(item, list):
@@ -342,7 +342,7 @@ def write_malicious_models(folder, *, random_state=0):
            "__loader__": "ObjectNode",
            "content": _dict(func=_function("dermfeat.persistence._models", "save_model"),
                             kw_args=_dict(path=_json(str(target))), validate=_json(False))}
-    steps = next(_nodes(schema, "Pipeline"))["content"]["content"]["steps"]["content"]
+    steps = next(_nodes(schema, ("Pipeline", "ImagePipeline")))["content"]["content"]["steps"]["content"]
     steps.insert(0, _tuple(_json("spy"), spy))
     add("predict_time_function", "a FunctionTransformer step calling save_model(images, path) at prediction time",
         "unsafe", "dermfeat.persistence._models.save_model (as FunctionNode)", schema=schema, entries=entries,
