@@ -10,6 +10,7 @@ from sklearn.utils.metadata_routing import UNUSED, get_routing_for_object
 
 from .._exceptions import UngroupedSelectionWarning
 from ..model_selection._meta import n_rows, routing_enabled
+from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import InvalidParameterError
 
 
@@ -17,7 +18,7 @@ def _is_auto(value):
     return isinstance(value, str) and value == "auto"
 
 
-class ImagePipeline(Pipeline):
+class ImagePipeline(DocLinkMixin, Pipeline):
     """A :class:`~sklearn.pipeline.Pipeline` of images that groups near-duplicates for its inner choices.
 
     Steps that choose something by cross-validation *inside* ``fit`` (a tuned
