@@ -48,6 +48,7 @@ from ._exceptions import (
     InvalidModelError,
     ModelFileNotFoundError,
     ModelMismatchError,
+    ModelSettingsWarning,
     ModelVersionWarning,
     SkippedImagesWarning,
 )
@@ -61,7 +62,8 @@ _SUBMODULES = {
 }
 
 __all__ = [
-    "CorruptImageWarning", "InvalidImageError", "InvalidModelError", "ModelFileNotFoundError", "ModelMismatchError", "ModelVersionWarning",
+    "CorruptImageWarning", "InvalidImageError", "InvalidModelError", "ModelFileNotFoundError", "ModelMismatchError", "ModelSettingsWarning",
+    "ModelVersionWarning",
     "SkippedImagesWarning", "__version__", *sorted(_SUBMODULES),
 ]
 
