@@ -13,6 +13,7 @@ from ._convert import array_to_rgb, pil_to_rgb
 from ._files import DEFAULT_MAX_FILE_BYTES, image_name, printable, source_bytes
 from ._formats import PLAUSIBLE_FLOOR_PIXELS, allowed_formats, max_plausible_pixels, refused_format
 from ._jpeg import decode_jpeg, jpeg_scale
+from ._webp import decode_webp
 
 #: Images with more pixels than this are refused before decoding (64 megapixels,
 #: e.g. 8000 x 8000).  Clinical photographs are far smaller; a file claiming more
@@ -231,6 +232,10 @@ def _decode_bytes(data, name, min_side, max_pixels, strict):
     if img.format in ("JPEG", "MPO"):
         scale = jpeg_scale(width, height, int(min_side)) if min_side is not None else 1
         return decode_jpeg(data, img, scale, _orientation(img, name), strict, name)
+    if img.format == "WEBP":
+        image = decode_webp(data, img, _orientation(img, name), name)
+        if image is not None:
+            return image, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
