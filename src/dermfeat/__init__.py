@@ -48,6 +48,7 @@ from ._exceptions import (
     InvalidModelError,
     ModelFileNotFoundError,
     ModelMismatchError,
+    ModelSettingsWarning,
     ModelVersionWarning,
     SkippedImagesWarning,
     UngroupedSelectionWarning,
@@ -63,8 +64,9 @@ _SUBMODULES = {
 }
 
 __all__ = [
-    "CorruptImageWarning", "InvalidImageError", "InvalidModelError", "ModelFileNotFoundError", "ModelMismatchError", "ModelVersionWarning",
-    "SkippedImagesWarning", "UngroupedSelectionWarning", "UnstableThresholdWarning", "__version__", *sorted(_SUBMODULES),
+    "CorruptImageWarning", "InvalidImageError", "InvalidModelError", "ModelFileNotFoundError", "ModelMismatchError",
+    "ModelSettingsWarning", "ModelVersionWarning", "SkippedImagesWarning", "UngroupedSelectionWarning",
+    "UnstableThresholdWarning", "__version__", *sorted(_SUBMODULES),
 ]
 
 

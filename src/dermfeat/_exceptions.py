@@ -142,3 +142,15 @@ class UngroupedSelectionWarning(UserWarning):
     near-duplicate photographs (or photographs of one patient) can then sit on
     both sides of an inner split, which makes the choice optimistic.
     """
+
+
+class ModelSettingsWarning(UserWarning):
+    """A model file stored execution settings, which were reset to their defaults on loading.
+
+    Settings that decide how, not what, a model computes -- a feature-cache
+    folder (``memory``), worker and thread counts (``n_jobs``, ``n_threads``),
+    ``verbose``, batch sizes -- are not taken from a model file, since a hostile
+    file could name a folder to write into or start thousands of workers.  Set
+    them again after loading, or pass ``keep_execution_params=True`` to
+    :func:`~dermfeat.persistence.load_model` for a file you trust.
+    """

@@ -276,3 +276,19 @@ def test_truncated_jpeg_is_refused_at_every_length():
         with pytest.raises(InvalidImageError, match="cut.jpg: truncated or corrupt image data"):
             read_image(data[:cut], name="cut.jpg")
 
+
+
+def test_formats_that_need_more_memory_to_decode_get_fewer_pixels():
+    # OpenJPEG needs 17 bytes per pixel: a 4.5 MB JPEG 2000 file of 63 megapixels took 1 GB
+    from dermfeat.io._formats import pixel_limit
+
+    assert pixel_limit("PNG", 64_000_000) == pixel_limit("JPEG", 64_000_000) == 64_000_000
+    assert pixel_limit("JPEG2000", 64_000_000) == 64_000_000 * 8 // 17
+    assert pixel_limit("AVIF", 50_000_000) == 50_000_000 * 8 // 9
+    image = Image.new("RGB", (700, 700), (200, 90, 80))
+    data = _encode(np.asarray(image), "JPEG2000", quality_mode="rates", quality_layers=[40])
+    with pytest.raises(InvalidImageError, match=r"over the limit of 230,588 for JPEG2000, whose decoding needs 17 "
+                                                r"bytes per pixel \(max_pixels=490,000 is for formats needing 8\)"):
+        read_image(data, max_pixels=490_000)
+    assert read_image(_encode(np.asarray(image), "PNG"), max_pixels=490_000).shape == (700, 700, 3)
+    assert read_image(data, max_pixels=490_000 * 17 // 8 + 17).shape == (700, 700, 3)

@@ -5,7 +5,6 @@ and the peak memory is this process's own.
 """
 
 import json
-import resource
 import sys
 import tempfile
 import warnings
@@ -17,6 +16,7 @@ from dermfeat.base import BaseImageTransformer
 from dermfeat.io import image_name, read_image
 from dermfeat.testing import hostile_image_inputs, mutate_images
 from dermfeat.utils import all_image_estimators
+from tests.testing._memory import peak_mb
 
 
 def _instances():
@@ -91,7 +91,7 @@ def main(n_fuzz, seed):
                 except Exception as exc:  # noqa: BLE001
                     problems.append(f"{label} {c.kind}: crashed with {type(exc).__name__}: {exc}")
     report["estimators"] = sum(1 for _ in _instances())
-    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report["peak_rss_mb"] = peak_mb()  # this process's own peak (VmHWM), not ru_maxrss: see _memory.py
     print(json.dumps(report))
 
 

@@ -70,6 +70,18 @@ def _run_child(args, timeout):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def test_a_child_measures_its_own_peak_memory_not_its_parents():
+    # ru_maxrss of a child started by a process that once held a lot (pytest, late in the full
+    # suite) reports the parent's peak; the sweep below must measure the child's own
+    held = np.ones(400 * 2**20, np.uint8)  # 400 MB resident in this process
+    try:
+        own = _run_child(["-c", "import json; from tests.testing._memory import peak_mb; print(json.dumps(peak_mb()))"],
+                         timeout=120)
+    finally:
+        del held
+    assert own < 200
+
+
 def test_every_estimator_survives_every_kind_and_300_fuzzed_files():
     # in a child process: a hang fails as a timeout, and the peak memory is its own
     report = _run_child(["tests/testing/_sweep.py", "300", "0"], timeout=600)
@@ -79,13 +91,14 @@ def test_every_estimator_survives_every_kind_and_300_fuzzed_files():
 
 
 MEMORY_CHECK = r"""
-import io, json, resource, warnings
+import io, json, warnings
 import numpy as np
 from PIL import Image
 from dermfeat.features import OnnxEmbedder
 from dermfeat.features._onnx_tiny import write_tiny_onnx_model
 from dermfeat.testing._hostile_images import _jpeg, _jpeg_header_lie, _photo
 from dermfeat.utils import all_image_estimators
+from tests.testing._memory import peak_mb, reset_peak
 
 lie = _jpeg_header_lie(_jpeg(_photo()), 8000, 6000)
 buf = io.BytesIO(); Image.new("RGB", (60000, 1), (200, 90, 80)).save(buf, "PNG", optimize=True); strip = buf.getvalue()
@@ -94,7 +107,8 @@ estimators = [cls(**(cls._get_test_params()[0] if hasattr(cls, "_get_test_params
               for _, cls in all_image_estimators()]
 estimators.append(OnnxEmbedder(write_tiny_onnx_model(), resize_short_side=256, center_crop=224, tta_crops=5,
                                tta_flip=True, n_threads=1))
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+reset_peak()  # where it cannot be reset, the delta below is of the peak since start
+base = peak_mb()
 for est in estimators:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -107,7 +121,7 @@ for est in estimators:
                     est.transform([item])
                 except ValueError:
                     pass
-print(json.dumps({"delta_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}))
+print(json.dumps({"delta_mb": peak_mb() - base}))
 """
 
 

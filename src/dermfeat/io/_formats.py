@@ -1,4 +1,4 @@
-"""Which file formats are decoded, and how many pixels a file of a given size may claim."""
+"""Which file formats are decoded, how many pixels a file of a given size may claim, and at what memory cost."""
 
 from __future__ import annotations
 
@@ -133,3 +133,33 @@ def max_plausible_pixels(img, data):
 
 #: Channels of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA).
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+# --------------------------------------------------------------- decoding memory
+#: ``max_pixels`` is meant for formats decoded within this many bytes per pixel:
+#: Pillow's image (4 bytes per pixel) and the RGB result (3), and a little more.
+REFERENCE_DECODE_BYTES = 8
+
+#: Working memory of decoding, in bytes per pixel, of the formats whose decoders
+#: need more than :data:`REFERENCE_DECODE_BYTES` (measured on 63-megapixel files):
+#: OpenJPEG holds a 32-bit integer per component in the image and in its tile
+#: (JPEG 2000: 17, a 4.5 MB file took 1 GB); libavif a YUV and an RGBA copy
+#: besides Pillow's image (AVIF: 9).
+DECODE_BYTES_PER_PIXEL = {"JPEG2000": 17, "AVIF": 9}
+
+
+def pixel_limit(fmt, max_pixels):
+    """The most pixels an image in format ``fmt`` may have under ``max_pixels``.
+
+    ``max_pixels`` itself for most formats; for those that need more memory per
+    pixel to decode (:data:`DECODE_BYTES_PER_PIXEL`) proportionally fewer, so that
+    decoding any accepted image takes about as much memory as the largest PNG.
+
+    Examples
+    --------
+    >>> from dermfeat.io._formats import pixel_limit
+    >>> pixel_limit("PNG", 64_000_000), pixel_limit("JPEG2000", 64_000_000)
+    (64000000, 30117647)
+    """
+    cost = DECODE_BYTES_PER_PIXEL.get(fmt, REFERENCE_DECODE_BYTES)
+    return max_pixels if cost <= REFERENCE_DECODE_BYTES else max_pixels * REFERENCE_DECODE_BYTES // cost

@@ -11,8 +11,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .._exceptions import InvalidImageError
 from ._convert import array_to_rgb, pil_to_rgb
 from ._files import DEFAULT_MAX_FILE_BYTES, image_name, printable, source_bytes
-from ._formats import PLAUSIBLE_FLOOR_PIXELS, allowed_formats, max_plausible_pixels, refused_format
+from ._formats import (
+    DECODE_BYTES_PER_PIXEL,
+    PLAUSIBLE_FLOOR_PIXELS,
+    REFERENCE_DECODE_BYTES,
+    allowed_formats,
+    max_plausible_pixels,
+    pixel_limit,
+    refused_format,
+)
 from ._jpeg import decode_jpeg, jpeg_scale
+from ._webp import decode_webp
 
 #: Images with more pixels than this are refused before decoding (64 megapixels,
 #: e.g. 8000 x 8000).  Clinical photographs are far smaller; a file claiming more
@@ -57,7 +66,9 @@ def read_image(source, *, min_side=None, max_pixels=DEFAULT_MAX_PIXELS, strict=T
         need an exact size.  Ignored for other formats and for arrays.
     max_pixels : int, default=DEFAULT_MAX_PIXELS
         Refuse images with more pixels than this (checked from the header, before
-        any pixel is decoded).
+        any pixel is decoded).  Formats whose decoding needs more memory per
+        pixel are held to proportionally fewer: JPEG 2000 to 8/17 of it, AVIF
+        to 8/9.
     strict : bool, default=True
         Refuse JPEG files whose data libjpeg finds corrupt (truncated, bad
         Huffman codes, garbage between markers): decoders would fill the damage
@@ -216,10 +227,14 @@ def _decode_bytes(data, name, min_side, max_pixels, strict):
     if width < 1 or height < 1:
         raise InvalidImageError(name, f"image has no pixels ({width}x{height})")
     pixels = width * height
-    if pixels > max_pixels:
+    limit = pixel_limit(img.format, max_pixels)
+    if pixels > limit:
+        why = "" if limit == max_pixels else (
+            f" for {img.format}, whose decoding needs {DECODE_BYTES_PER_PIXEL[img.format]} bytes per pixel "
+            f"(max_pixels={max_pixels:,} is for formats needing {REFERENCE_DECODE_BYTES})")
         raise InvalidImageError(
             name,
-            f"{width}x{height} = {pixels:,} pixels is over the limit of {max_pixels:,} "
+            f"{width}x{height} = {pixels:,} pixels is over the limit of {limit:,}{why} "
             "(refused as a possible decompression bomb; pass max_pixels to allow it)",
         )
     if pixels > PLAUSIBLE_FLOOR_PIXELS and pixels > max_plausible_pixels(img, data):
@@ -231,6 +246,10 @@ def _decode_bytes(data, name, min_side, max_pixels, strict):
     if img.format in ("JPEG", "MPO"):
         scale = jpeg_scale(width, height, int(min_side)) if min_side is not None else 1
         return decode_jpeg(data, img, scale, _orientation(img, name), strict, name)
+    if img.format == "WEBP":
+        image = decode_webp(data, img, _orientation(img, name), name)
+        if image is not None:
+            return image, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

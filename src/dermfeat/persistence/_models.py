@@ -11,8 +11,9 @@ from pathlib import Path
 from sklearn.base import BaseEstimator
 
 from .. import __version__
-from .._exceptions import InvalidModelError, ModelFileNotFoundError, ModelMismatchError
+from .._exceptions import InvalidModelError, ModelFileNotFoundError, ModelMismatchError, ModelSettingsWarning
 from ._archive import MAX_MODEL_SIZE, open_archive, read_model_bytes, sniff
+from ._execution import default_execution_settings, describe_settings, reset_execution_settings
 from ._skops import load_payload
 from ._versions import current_versions, recorded_versions, warn_if_different
 
@@ -94,6 +95,11 @@ def save_model(estimator, path, *, format="skops", metadata=None):
     its file name and SHA-256, so :func:`load_model` can warn when versions
     differ, say which file it needs and refuse a different one.
 
+    Execution settings (``memory``, ``n_jobs``, ``verbose`` of every nested
+    estimator; ``batch_size`` and ``n_threads`` of dermfeat's) are stored at
+    their defaults: they belong to the machine that runs the model, not to the
+    file (``estimator`` itself is left as it was).
+
     Parameters
     ----------
     estimator : estimator
@@ -123,20 +129,22 @@ def save_model(estimator, path, *, format="skops", metadata=None):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"estimator": estimator, "metadata": _metadata(estimator, metadata)}
-    if format == "skops":
-        import skops.io as sio
-
-        sio.dump(payload, path)
-    elif format == "pickle":
-        with open(path, "wb") as fh:
-            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    else:
+    if format not in ("skops", "pickle"):
         raise ValueError(f"format must be 'skops' or 'pickle', got {format!r}")
+    payload = {"estimator": estimator, "metadata": _metadata(estimator, metadata)}
+    with default_execution_settings(list(_walk(estimator))):
+        if format == "skops":
+            import skops.io as sio
+
+            sio.dump(payload, path)
+        else:
+            with open(path, "wb") as fh:
+                pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return path
 
 
-def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None, max_size=MAX_MODEL_SIZE):
+def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None, max_size=MAX_MODEL_SIZE,
+               keep_execution_params=False):
     """Load an estimator saved by :func:`save_model` and check its model files.
 
     A skops file is checked before anything in it is used (see the user guide
@@ -149,7 +157,11 @@ def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None, max_si
     Fitted values that compiled code reads without bounds checks (tree nodes,
     support vectors) are checked too.  A difference between the library
     versions recorded in the file and the running ones gives one
-    :class:`~dermfeat.ModelVersionWarning`.
+    :class:`~dermfeat.ModelVersionWarning`.  Execution settings found in the
+    file (a feature-cache folder, worker or thread counts, ``verbose``, batch
+    sizes) are reset to their defaults, with one
+    :class:`~dermfeat.ModelSettingsWarning`: a model file does not choose
+    where to write or how many workers to start.
 
     Parameters
     ----------
@@ -169,6 +181,11 @@ def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None, max_si
     max_size : int, default=MAX_MODEL_SIZE
         Largest accepted file size and total uncompressed content, in bytes
         (256 MiB by default).
+    keep_execution_params : bool, default=False
+        Keep the execution settings stored in the file (``memory``, ``n_jobs``,
+        ``verbose`` of every nested estimator; ``batch_size``, ``n_threads`` of
+        dermfeat's) instead of resetting them.  Only for files you trust; or
+        set them on the loaded model with ``set_params``.
 
     Returns
     -------
@@ -194,6 +211,8 @@ def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None, max_si
     ModelVersionWarning
         When the file was saved with other versions of dermfeat, scikit-learn,
         NumPy, skops or imbalanced-learn.
+    ModelSettingsWarning
+        When execution settings stored in the file were reset.
 
     Examples
     --------
@@ -227,6 +246,13 @@ def load_model(path, *, trusted=None, allow_pickle=False, model_dir=None, max_si
                                 kind="not_a_model")
     warn_if_different(source, recorded_versions(metadata, sklearn_version), stacklevel=2)
     _relink_model_files(estimator, model_dir, source)
+    if not keep_execution_params:
+        reset = reset_execution_settings(_walk(estimator))
+        if reset:
+            warnings.warn(
+                f"{source}: execution settings stored in the model file were reset to their defaults: "
+                f"{describe_settings(reset)}; set them after loading, or pass keep_execution_params=True "
+                "for a file you trust", ModelSettingsWarning, stacklevel=2)
     return estimator, metadata
 
 
