@@ -35,12 +35,14 @@ HANDCRAFTED = {
 #: Embedding models by name -> (card file, output name).
 EMBEDDINGS = {
     "efficientnet": ("efficientnet_lite0.json", "embedding"),
+    "efficientnet_lite2": ("efficientnet_lite2.json", "embedding"),
     "dinov2": ("dinov2_vits14.json", "cls_embedding"),
     "dinov2_patch": ("dinov2_vits14.json", "patch_mean"),
 }
 
 #: Card file -> the :mod:`dermfeat.zoo` model used when no model folder holds that card.
-ZOO_MODELS = {"efficientnet_lite0.json": "efficientnet-lite0", "dinov2_vits14.json": "dinov2-small"}
+ZOO_MODELS = {"efficientnet_lite0.json": "efficientnet-lite0", "efficientnet_lite2.json": "efficientnet-lite2",
+              "dinov2_vits14.json": "dinov2-small"}
 
 HEADS = ("logistic", "svm", "mlp", "gb")
 IMBALANCE = ("none", "balanced", "oversample", "undersample", "smote")
