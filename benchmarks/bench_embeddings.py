@@ -1,13 +1,15 @@
 """OnnxEmbedder end to end (JPEG files -> embeddings) vs raw onnxruntime, in one process.
 
 Uses the real photographs in ../shared/data/dermnetnz and the pretrained models in
-../shared/models (neither is ever copied into the repository).
+../shared/models (neither is ever copied into the repository); a model named with
+``--models`` that has no card there comes from :mod:`dermfeat.zoo` (built once into its
+cache), e.g. ``--models efficientnet_lite0 efficientnet_lite2``.
 
     python benchmarks/bench_embeddings.py [--limit N] [--repeats R] [--batch-size B]
                                           [--threads T] [--models efficientnet_lite0 ...]
                                           [--int8 {yes,no,only}]
 
-For each model card in ../shared/models, prints images/s of
+For each model card (by default every card in ../shared/models), prints images/s of
 
 * ``OnnxEmbedder.from_card(card).fit().transform(jpeg_paths)``: reading, decoding,
   resizing, normalising and inference, with no feature cache; with the default exact
@@ -66,6 +68,14 @@ def image_paths(limit=None):
     with open(DATA / "manifest.csv", newline="", encoding="utf-8") as fh:
         paths = [str(DATA / row["path"]) for row in csv.DictReader(fh)]
     return paths[:limit] if limit else paths
+
+
+def model_cards(names=None):
+    """Cards of ../shared/models (all of them without names); a name with no card there is a zoo model."""
+    shared = {card.stem: card for card in sorted(MODELS.glob("*.json"))}
+    if not names:
+        return list(shared.values())
+    return [shared.get(name.replace("-", "_")) or zoo.model_card_path(name) for name in names]
 
 
 def raw_tensors(embedder, paths, batch_size):
@@ -217,7 +227,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each (best kept)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
-    parser.add_argument("--models", nargs="*", default=None, help="model card names (default: all)")
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="model card names in ../shared/models, or dermfeat.zoo names (default: every shared card)")
     parser.add_argument("--int8", choices=("yes", "no", "only"), default="yes",
                         help="also compare the zoo's int8 backbones with their float32 models (default yes)")
     parser.add_argument("--decode-tolerance", nargs="*", type=float, default=[0.0, 0.1],
@@ -226,11 +237,10 @@ def main(argv=None):
     if not (DATA / "manifest.csv").is_file() or not MODELS.is_dir():
         raise SystemExit(f"needs ../shared beside the project (looked in {SHARED})")
     paths = image_paths(args.limit)
-    cards = sorted(MODELS.glob("*.json"))
-    if args.models:
-        cards = [c for c in cards if c.stem in args.models]
-    print(f"Uses ../shared data and models: {len(paths)} DermNet NZ JPEGs from {DATA.name}/, "
-          f"models {', '.join(c.stem for c in cards)} from ../shared/models; {os.cpu_count()} CPUs")
+    cards = model_cards(args.models)
+    where = ", ".join(f"{c.stem} ({'../shared/models' if c.parent == MODELS else 'dermfeat.zoo'})" for c in cards)
+    print(f"Uses ../shared data: {len(paths)} DermNet NZ JPEGs from {DATA.name}/; models {where}; "
+          f"{os.cpu_count()} CPUs")
     if args.int8 != "only":
         for card in cards:
             bench_model(card, paths, args)

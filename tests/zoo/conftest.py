@@ -35,6 +35,13 @@ def efficientnet_onnx(zoo_home):
 
 
 @pytest.fixture(scope="session")
+def efficientnet_lite2_onnx(zoo_home):
+    """The EfficientNet-Lite2 built by the zoo (once per session)."""
+    _require_weights("efficientnet-lite2")
+    return zoo.get_model("efficientnet-lite2")
+
+
+@pytest.fixture(scope="session")
 def dinov2_onnx(zoo_home):
     """The DINOv2-small backbone cut by the zoo (once per session)."""
     _require_weights("dinov2-small")

