@@ -41,6 +41,17 @@ ROWS = [
     ("Decision (best pipeline)", "best specificity with AD sensitivity >= 0.8",
      dict(threshold="specificity", constraint="sensitivity>=0.8")),
 ]
+#: (label, features, the float32 row it is paired with or None): the backbone comparison (int8 against
+#: float32, EfficientNet-Lite2 against Lite0), each with the baseline's head and decision, so that
+#: differences are the backbone's alone.
+BACKBONES = [
+    ("EfficientNet-Lite0 float32", "efficientnet", None),
+    ("EfficientNet-Lite0 int8 (static)", "efficientnet_int8", "EfficientNet-Lite0 float32"),
+    ("EfficientNet-Lite2 float32", "efficientnet_lite2", "EfficientNet-Lite0 float32"),
+    ("DINOv2-S CLS float32", "dinov2", None),
+    ("DINOv2-S CLS int8 (dynamic)", "dinov2_int8", "DINOv2-S CLS float32"),
+]
+
 SECTION_KEYS = {"features": "Feature sets", "heads": "Heads (best features)",
                 "imbalance": "Imbalance (best pipeline)", "decisions": "Decision (best pipeline)"}
 

@@ -206,6 +206,12 @@ def render(bench, partial=False):
         rows = [r for r in bench.rows if r["section"] == sec]
         counts = getattr(bench, "multiclass_counts", None) if sec.startswith("Multiclass") else None
         lines += [f"## {sec}", ""] + table(rows, counts)
+        if sec.startswith("Backbones") and getattr(bench, "backbone_diffs", None):
+            lines += ["Paired differences (the same photographs, folds and bootstrap draws; 95 % interval):", "",
+                      "| backbone | against | ROC AUC difference | macro-F1 difference |", "|---|---|---|---|"]
+            lines += [f"| {label} | {partner} | {signed(d['roc_auc'])} | {signed(d['macro_f1'])} |"
+                      for label, partner, d in bench.backbone_diffs]
+            lines.append("")
     if getattr(bench, "subgroup_tables", None):
         lines += ["## Best pipeline by skin tone and image quality", "",
                   "Out-of-fold predictions of the best pipeline pooled over repeats; n = photographs in the group, "

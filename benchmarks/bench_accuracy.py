@@ -43,7 +43,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from _candidates import BASELINE, BEST, ROWS, SECTION_KEYS
+from _candidates import BACKBONES, BASELINE, BEST, ROWS, SECTION_KEYS
 from _intervals import BINARY, MULTICLASS, GroupBootstrap, binary_metrics, multiclass_metrics, pooled_by_repeat
 from _results_md import cell
 from dermfeat import UngroupedSelectionWarning, UnstableThresholdWarning
@@ -234,6 +234,28 @@ class Bench:
         report.subgroups = image_subgroups(self.files, n_jobs=self.args.n_jobs)
         self.subgroup_tables = {name: report.subgroup_table(name) for name in report.subgroups}
 
+    def backbones(self):
+        """int8 against float32 and Lite2 against Lite0, with the baseline's head, and paired differences."""
+        sec = "Backbones (baseline head and decision)"
+        self.backbone_diffs, samples = [], {}
+        for label, features, partner in BACKBONES:
+            # every backbone of this section from dermfeat.zoo (built from the same weights packages as
+            # ../shared/models' files), so an int8 model is compared with the very graph it was quantised from
+            pipe = make_classifier(model_dir=None, memory=self.args.cache, pos_label=POS,
+                                   **{**BASELINE[1], "features": features})
+            report = self.run(sec, label, pipe)
+            _, samples[label] = self.boot.summarise(pooled_by_repeat(report), self.binary_fn, y=report.y)
+            if partner is not None:
+                point = {m: self.rows[-1]["figures"][m][0] - next(
+                    r for r in self.rows if r["section"] == sec and r["label"] == partner)["figures"][m][0]
+                    for m in ("roc_auc", "macro_f1")}
+                diffs = {m: (point[m], *self.boot.interval(samples[label][m] - samples[partner][m]))
+                         for m in point}
+                self.backbone_diffs.append((label, partner, diffs))
+                print(f"  {label} - {partner}: ROC AUC {diffs['roc_auc'][0]:+.3f} "
+                      f"({diffs['roc_auc'][1]:+.3f} to {diffs['roc_auc'][2]:+.3f})", flush=True)
+        self.write(self.args.output, partial=True)
+
     def nested(self):
         """Nested CV of "pick the best row by inner CV, fit it as users do"."""
         from _nested import nested_selection
@@ -243,7 +265,7 @@ class Bench:
 
     # ---------------------------------------------------------------- output
     STATE = ("args", "rows", "nested_result", "files", "labels", "groups", "group_seconds", "section_seconds",
-             "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables")
+             "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables", "backbone_diffs")
 
     def write(self, path, partial=False):
         from _results_md import render
@@ -276,7 +298,7 @@ def main():
                         help="feature cache folder (kept between runs)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--sections",
-                        default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups,nested")
+                        default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups,backbones,nested")
     parser.add_argument("--skip-gb", action="store_true",
                         help="leave out the gradient-boosting head (slow on 1,280-d embeddings: 12 fits per fold)")
     parser.add_argument("--limit", type=int, default=None, help="a stratified subset of this many photographs (trials)")
@@ -304,7 +326,7 @@ def main():
     if args.keep:
         kept = pickle.loads(Path(args.keep).read_bytes())
         bench.rows, bench.nested_result = kept["rows"], kept["nested_result"]
-        for name in ("multiclass_counts", "subgroup_tables"):
+        for name in ("multiclass_counts", "subgroup_tables", "backbone_diffs"):
             if kept.get(name) is not None:
                 setattr(bench, name, kept[name])
         bench.section_seconds.update(kept["section_seconds"])
@@ -312,7 +334,7 @@ def main():
         print(f"kept {len(bench.rows)} rows from {args.keep}")
     steps = [(key, (lambda sec=sec: bench.plain_rows(sec))) for key, sec in SECTION_KEYS.items()]
     steps += [("leakage", bench.leakage), ("limited", bench.limited_data), ("multiclass", bench.multiclass),
-              ("subgroups", bench.subgroups), ("nested", bench.nested)]
+              ("subgroups", bench.subgroups), ("backbones", bench.backbones), ("nested", bench.nested)]
     if "features" not in sections and {"heads", "imbalance", "limited", "subgroups", "nested"} & set(sections):
         bench.run("Feature sets", ROWS[8][1], bench.pipeline(), key="best")
     if "leakage" in sections and "decisions" not in sections:

