@@ -47,8 +47,8 @@ def header(bench, partial):
         f"Reproduce with `{commands[0]}` from the repository root (needs `../shared` beside it; the features "
         "are extracted once into the cache, so the first run takes longest).",
         "",
-        *([f"This file was made by that command, then `{commands[1]}`, which computed only those sections again "
-           "and kept the rest of the first run."  # e.g. after a fix in how a section is computed
+        *([f"This file was made by that command, then {', then '.join(f'`{c}`' for c in commands[1:])}, each of "
+           "which computed only its sections again (or added new ones) and kept the rest."
            , ""] if len(commands) > 1 else []),
         f"- Data: `../shared/data/dermnetnz`, {n} photographs ({n_ad} atopic dermatitis, {n - n_ad} other eczema), "
         f"{len(np.unique(bench.groups))} near-duplicate groups (found in {bench.group_seconds:.0f} s).",
@@ -205,7 +205,14 @@ def render(bench, partial=False):
     for sec in dict.fromkeys(r["section"] for r in bench.rows):
         rows = [r for r in bench.rows if r["section"] == sec]
         counts = getattr(bench, "multiclass_counts", None) if sec.startswith("Multiclass") else None
-        lines += [f"## {sec}", ""] + table(rows, counts)
+        lines += [f"## {sec}", ""]
+        if sec.startswith("Backbones"):
+            lines += ["Each backbone with the baseline's head and decision (logistic regression with class weights, "
+                      "threshold tuned for macro-F1 in the training folds, no TTA), every model from `dermfeat.zoo` "
+                      "so that an int8 model meets the very float32 graph it was quantised from. Plain grouped CV "
+                      "(the folds of the other sections): nothing is chosen among these rows, each is compared with "
+                      "its partner. Seconds include the first extraction of each backbone's features.", ""]
+        lines += table(rows, counts)
         if sec.startswith("Backbones") and getattr(bench, "backbone_diffs", None):
             lines += ["Paired differences (the same photographs, folds and bootstrap draws; 95 % interval):", "",
                       "| backbone | against | ROC AUC difference | macro-F1 difference |", "|---|---|---|---|"]
