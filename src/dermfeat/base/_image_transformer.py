@@ -19,13 +19,13 @@ import functools
 import warnings
 from numbers import Integral
 
-import cv2
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._exceptions import InvalidImageError, SkippedImagesWarning
+from ..imaging import ensure_min_side
 from ..io import image_name, read_image, source_bytes
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, PathLike, validate_parameters
@@ -92,16 +92,6 @@ def _chunks(n, size):
     return [range(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def _ensure_min_side(image, min_side):
-    """Upscale (nearest neighbour) images whose shorter side is below ``min_side``."""
-    h, w = image.shape[:2]
-    if min(h, w) >= min_side:
-        return image
-    scale = min_side / min(h, w)
-    size = (max(min_side, round(w * scale)), max(min_side, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
-
-
 class _ImageInputMixin:
     """Shared input handling: decode once, honour ``n_jobs``, chunk the work."""
 
@@ -118,7 +108,7 @@ class _ImageInputMixin:
 
     def _decode(self, content, name):
         image = read_image(content, min_side=self._decode_target(), name=name)
-        return _ensure_min_side(image, self._min_input_side)
+        return ensure_min_side(image, self._min_input_side)
 
     def _map_chunks(self, func, sources, names):
         """Run ``func(self, sources_chunk, names_chunk)`` over chunks, in input order."""

@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from pathlib import Path
 
-import cv2
 import joblib
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._exceptions import ModelMismatchError
 from ..base import BaseImageTransformer
+from ..imaging import resize as _resize
 from ..base._image_transformer import (
     _compute_chunk,
     _extract_chunk,
@@ -33,43 +33,6 @@ __all__ = ["OnnxEmbedder"]
 #: ImageNet statistics, the default normalisation of most pretrained backbones.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
-
-
-def _resize(image, size, interpolation):
-    """Resize an RGB ``uint8`` image to ``size = (width, height)``.
-
-    ``"antialias"`` approximates the anti-aliased bilinear resize of Pillow and
-    torchvision (a triangle filter widened by the scale factor ``s``), which is
-    what a model card's "resize" usually means.  For reductions by ``s >= 1.5``
-    it blurs with a Gaussian of ``sigma = 0.45 * sqrt(s**2 - 1)`` (the triangle's
-    spread less the one bilinear sampling adds), then samples bilinearly; for
-    gentler reductions box averaging (``"area"``) is the closer match; when
-    enlarging, plain bilinear.  Against Pillow on the shared photographs (mean
-    absolute pixel difference) it is 0.25 where ``"area"`` is 0.64 at ``s = 1.875``
-    (640 x 480 photographs resized to 256), 0.20 against 1.35 at ``s = 2`` and
-    0.20 against 1.40 at ``s = 4``, and it is about three times as fast as
-    ``"area"`` at ``s = 1.875``.
-    """
-    width, height = size
-    if (width, height) == image.shape[1::-1]:
-        return image
-    enlarging = width > image.shape[1] or height > image.shape[0]
-    if interpolation == "antialias":
-        sx, sy = image.shape[1] / width, image.shape[0] / height
-        if enlarging:
-            return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-        if min(sx, sy) < 1.5:
-            return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        sigma_x, sigma_y = 0.45 * np.sqrt(sx * sx - 1.0), 0.45 * np.sqrt(sy * sy - 1.0)
-        # kernels of +-1.5 sigma (rounded): shorter kernels were as close to Pillow, and faster
-        kx, ky = 2 * round(1.5 * sigma_x) + 1, 2 * round(1.5 * sigma_y) + 1
-        blurred = cv2.GaussianBlur(image, (kx, ky), sigmaX=sigma_x, sigmaY=sigma_y)
-        return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
-    flag = _INTERPOLATION[interpolation]
-    if flag == cv2.INTER_AREA and enlarging:
-        flag = cv2.INTER_LINEAR  # enlarging: area averaging has nothing to average
-    return cv2.resize(image, (width, height), interpolation=flag)
 
 
 _DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
