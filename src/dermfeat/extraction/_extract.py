@@ -24,10 +24,10 @@ from .._exceptions import InvalidImageError, SkippedImagesWarning
 from ..base._image_transformer import feature_state
 from ..base._inputs import as_image_list
 from ..io import image_name
+from ..utils._files import atomic_write
 from ._output import (
     _META_KEY,
     RESERVED_COLUMNS,
-    _atomic_write,
     _binary_columns,
     _NpySink,
     _ParquetSink,
@@ -153,10 +153,10 @@ def _write_part(parts, index, start, features, keep, errors):
         with open(tmp, "wb") as fh:
             np.save(fh, features, allow_pickle=False)
 
-    _atomic_write(stem.with_suffix(".npy"), save)
+    atomic_write(stem.with_suffix(".npy"), save)
     record = {"start": start, "rows": (start + keep).tolist(), "errors": [[start + j, r] for j, r in errors]}
     # the .json is the part's commit mark: written last, so a part without it is redone
-    _atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(record)))
+    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(record)))
 
 
 def _read_part(parts, index):
@@ -184,7 +184,7 @@ def _prepare_parts(parts, run_key, resume):
             return
         shutil.rmtree(parts)
     parts.mkdir(parents=True)
-    _atomic_write(run_file, lambda p: p.write_text(json.dumps({"run_key": run_key, "dermfeat": __version__})))
+    atomic_write(run_file, lambda p: p.write_text(json.dumps({"run_key": run_key, "dermfeat": __version__})))
 
 
 def _completed_info(paths, run_key):
@@ -249,7 +249,7 @@ def _consolidate(paths, n_batches, names, labels, groups, transformer, metadata,
             sink.close()
 
     if paths.format == "parquet":
-        _atomic_write(paths.features, lambda p: fill(_ParquetSink(p, feature_names, dtype, labels, groups, metadata)))
+        atomic_write(paths.features, lambda p: fill(_ParquetSink(p, feature_names, dtype, labels, groups, metadata)))
     else:
         if paths.meta.exists():  # the commit mark of an older output goes first
             paths.meta.unlink()
@@ -263,8 +263,8 @@ def _consolidate(paths, n_batches, names, labels, groups, transformer, metadata,
                 if rows_tmp.exists():
                     rows_tmp.unlink()
 
-        _atomic_write(paths.features, write_npy)
-        _atomic_write(paths.meta, lambda p: p.write_text(json.dumps(metadata, indent=1)))
+        atomic_write(paths.features, write_npy)
+        atomic_write(paths.meta, lambda p: p.write_text(json.dumps(metadata, indent=1)))
     shutil.rmtree(parts)
     return metadata, all_errors
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..utils._files import atomic_write
+
 #: Columns written before the features.
 RESERVED_COLUMNS = ("file", "label", "group")
 _META_KEY = b"dermfeat"
@@ -63,18 +65,6 @@ def output_paths(output):
         paths.rows = path.with_suffix(".csv")
         paths.meta = path.with_suffix(".json")
     return paths
-
-
-def _atomic_write(path, write):
-    """Call ``write(tmp_path)``, then rename over ``path`` (readers never see half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
 
 
 # ---------------------------------------------------------------- writers
@@ -186,7 +176,7 @@ def _write_errors(path, errors):
             out.writerow(["file", "reason"])
             out.writerows(errors)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _refresh_errors(path, names, skipped):

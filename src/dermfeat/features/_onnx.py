@@ -26,6 +26,7 @@ from ..base._image_transformer import (
     _merge_states,
     opencv_single_threaded,
 )
+from ..utils._files import file_sha256
 from ..utils._param_validation import Interval, Options, PathLike, validate_parameters
 
 __all__ = ["OnnxEmbedder"]
@@ -42,16 +43,6 @@ _DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 #: not resized whole: each crop is resized from its own source region instead, so
 #: that a long thin strip cannot take gigabytes.
 _MAX_RESIZED_PIXELS = 1 << 24
-
-
-# --------------------------------------------------------------------------- model files
-_sha_memo = {}
-_sha_lock = threading.Lock()
-
-
-def _stat_signature(path):
-    st = os.stat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def model_sha256(path):
@@ -87,25 +78,11 @@ def model_sha256(path):
     True
     """
     path = os.fspath(path)
-    try:
-        signature = _stat_signature(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"ONNX model file not found: {path}") from None
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"ONNX model file not found: {path}")
     if os.path.isdir(path):
         raise IsADirectoryError(f"the ONNX model path is a directory, not a .onnx file: {path}")
-    key = os.path.abspath(path)
-    known = _sha_memo.get(key)
-    if known is not None and known[0] == signature:
-        return known[1]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
-    if _stat_signature(path) == signature:
-        with _sha_lock:
-            _sha_memo[key] = (signature, digest)
-    return digest
+    return file_sha256(path)
 
 
 # ------------------------------------------------------------------- session cache

@@ -9,12 +9,13 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import tempfile
 import threading
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..utils._files import atomic_write, file_sha256
 
 __all__ = [
     "ZooModelUnavailable",
@@ -272,29 +273,9 @@ def _paths(entry, cache_dir):
     return folder, folder / entry.filename, folder / (Path(entry.filename).stem + ".json")
 
 
-#: Built file -> (stat signature, SHA-256): an unchanged file is hashed once per process.
-_SHA_MEMO = {}
-
-
-def _signature(path):
-    st = os.stat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
 def _file_sha256(path, *, remember=False):
-    key = os.path.abspath(path)
-    signature = _signature(path) if remember else None
-    known = _SHA_MEMO.get(key)
-    if remember and known is not None and known[0] == signature:
-        return known[1]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
-    if remember and _signature(path) == signature:
-        _SHA_MEMO[key] = (signature, digest)
-    return digest
+    """SHA-256 of a file; ``remember``: per process while the file is unchanged."""
+    return file_sha256(path, memo=remember)
 
 
 def _cached_state(entry, model_path, card_path):
@@ -398,20 +379,6 @@ def _build_lock(entry, folder):
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _atomic_write(path, data):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _build(entry, source, cache_dir):
     """The model's bytes and what its card adds to the registry's (an int8 model's ``quantization``)."""
     if entry.base is not None:
@@ -509,9 +476,8 @@ def get_model(name, *, cache_dir=None, rebuild=False):
         start = time.perf_counter()
         data, built = _build(entry, source, cache_dir)
         seconds = time.perf_counter() - start
-        _atomic_write(model_path, data)
+        atomic_write(model_path, data)
         digest = hashlib.sha256(data).hexdigest()
-        _SHA_MEMO[os.path.abspath(model_path)] = (_signature(model_path), digest)
         import onnx
 
         card = copy.deepcopy(entry.card)
@@ -522,7 +488,7 @@ def get_model(name, *, cache_dir=None, rebuild=False):
             "build_seconds": round(seconds, 2),
         }
         card.update(built)
-        _atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
+        atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
     return model_path
 
 
