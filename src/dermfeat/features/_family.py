@@ -70,20 +70,5 @@ class _HandcraftedFamily(BaseImageTransformer):
     def _check_params(self):
         """Checks beyond ``_parameter_constraints`` (called by ``fit``)."""
 
-    def fit(self, X=None, y=None):
-        """Validate the parameters; the families are stateless.
-
-        Parameters
-        ----------
-        X : images, optional
-            Ignored.
-        y : array-like, optional
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        validate_parameters(self)
+    def _fit(self, X, y):
         self._check_params()
-        return super().fit(X, y)

@@ -23,7 +23,7 @@ from ..imaging import (  # noqa: F401 - the old import path of these names
     to_working_size,
     working_shape,
 )
-from ..utils._param_validation import InvalidParameterError, validate_parameters
+from ..utils._param_validation import InvalidParameterError
 from ._color import ColorFeatures
 from ._family import (  # noqa: F401 - the old import path of these names
     SequenceOf,
@@ -237,26 +237,12 @@ class HandcraftedFeatures(BaseImageTransformer):
                 )
         return families
 
-    def fit(self, X=None, y=None):
-        """Validate the parameters and fit (validate) every family.
-
-        Parameters
-        ----------
-        X : images, optional
-            Ignored: the families are stateless.
-        y : array-like, optional
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        validate_parameters(self)
+    def _fit(self, X, y):
+        """Fit (validate) every family; the families are stateless."""
         families = self._check_families()
         self.families_ = [(name, clone(family).fit()) for name, family in families if not isinstance(family, str)]
         if not self.families_:
             raise InvalidParameterError("HandcraftedFeatures needs at least one family that is not 'drop'")
-        return super().fit(X, y)
 
     def _feature_names(self):
         return [f"{name}__{feature}" for name, family in self.families_ for feature in family.feature_names_out_]

@@ -1,11 +1,11 @@
-"""Resizing RGB images: the anti-aliased resize of model cards, and a minimum side."""
+"""Resizing RGB images, with the anti-aliased filter that model cards assume."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-__all__ = ["INTERPOLATIONS", "ensure_min_side", "resize"]
+__all__ = ["INTERPOLATIONS", "resize"]
 
 _INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 #: The filters :func:`resize` knows.
@@ -46,13 +46,3 @@ def resize(image, size, interpolation):
     if flag == cv2.INTER_AREA and enlarging:
         flag = cv2.INTER_LINEAR  # enlarging: area averaging has nothing to average
     return cv2.resize(image, (width, height), interpolation=flag)
-
-
-def ensure_min_side(image, min_side):
-    """Upscale (nearest neighbour) images whose shorter side is below ``min_side``."""
-    h, w = image.shape[:2]
-    if min(h, w) >= min_side:
-        return image
-    scale = min_side / min(h, w)
-    size = (max(min_side, round(w * scale)), max(min_side, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
