@@ -481,3 +481,11 @@ def build_zoo_int8(fp32_card_path, recipe, *, name):
     card["quantization"]["images"] = (f"dermfeat.zoo.default_calibration_images({recipe or ''}): synthetic "
                                       "photographs, make_lesion_images(random_state=0)")
     return data, card
+
+
+def build_int8_entry(entry, source, cache_dir):
+    """The builder of the zoo's ``-int8`` entries: quantise the (built) float32 model ``entry.base``."""
+    from ._registry import model_card_path
+
+    data, card = build_zoo_int8(model_card_path(entry.base, cache_dir=cache_dir), entry.recipe, name=entry.name)
+    return data, {"quantization": card["quantization"]}
