@@ -35,6 +35,21 @@ from sklearn.utils.estimator_checks import (
 from .._exceptions import InvalidImageError, SkippedImagesWarning
 from ..base import BaseImagePreprocessor, BaseImageTransformer
 
+__all__ = [
+    "check_color_modes",
+    "check_feature_cache",
+    "check_feature_names",
+    "check_finite_and_deterministic",
+    "check_image_estimator",
+    "check_invalid_input",
+    "check_n_jobs_invariance",
+    "check_path_and_array_agree",
+    "check_pickle_roundtrip",
+    "check_sklearn_api",
+    "check_varied_sizes",
+    "image_estimator_checks",
+]
+
 
 @functools.lru_cache(maxsize=4)
 def _images(size=72, n=4):
@@ -273,7 +288,7 @@ def check_image_estimator(estimator):
     A class defined at module level (so that it can be pickled) passes all checks:
 
     >>> from dermfeat.base import BaseImageTransformer
-    >>> from dermfeat.utils.estimator_checks import (
+    >>> from dermfeat.testing.estimator_checks import (
     ...     check_finite_and_deterministic, check_path_and_array_agree)
     >>> class MeanColour(BaseImageTransformer):
     ...     def __init__(self, n_jobs=None, memory=None, on_error="raise"):
