@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..utils._columns import parse_column
 from ..utils._files import atomic_write
 
 #: Columns written before the features.
@@ -237,7 +238,7 @@ def read_features(path):
         X = np.load(paths.features)
         with open(paths.rows, newline="", encoding="utf-8", errors="surrogateescape") as fh:
             rows = list(csv.DictReader(fh))
-        columns = {c: _parse_column([r[c] for r in rows]) for c in RESERVED_COLUMNS if rows and c in rows[0]}
+        columns = {c: parse_column([r[c] for r in rows]) for c in RESERVED_COLUMNS if rows and c in rows[0]}
         if not rows:
             columns = {"file": np.array([], dtype=object)}
     filenames = np.asarray(columns["file"], dtype=object)
@@ -255,12 +256,3 @@ def read_features(path):
                           for c, v in columns.items()})
     data.frame = pd.concat([frame, pd.DataFrame(X, columns=list(names))], axis=1)
     return data
-
-
-def _parse_column(values):
-    for kind in (int, float):
-        try:
-            return np.array([kind(v) for v in values])
-        except (TypeError, ValueError):
-            continue
-    return np.array(values, dtype=object)
