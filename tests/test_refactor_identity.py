@@ -84,7 +84,8 @@ def run_snippet(src, code, workdir, **params):
     script = Path(workdir) / "_snippet.py"
     out = Path(workdir) / "_result.pkl"
     script.write_text(_RUNNER.format(code=textwrap.dedent(code)), encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.fspath(src)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    path = [os.fspath(src)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     env.setdefault("OMP_NUM_THREADS", "1")
     done = subprocess.run(
         [sys.executable, os.fspath(script), os.fspath(out), json.dumps(params)],

@@ -40,7 +40,11 @@ def test_every_strategy_gives_the_same_rows_and_errors(estimator, strategy, imag
 def test_transform_selects_the_strategy_by_class_attribute(images, monkeypatch):
     chosen = []
     for name, run in list(STRATEGIES.items()):
-        monkeypatch.setitem(STRATEGIES, name, lambda job, s, n, name=name, run=run: (chosen.append(name), run(job, s, n))[1])
+        def recorded(job, sources, names, name=name, run=run):
+            chosen.append(name)
+            return run(job, sources, names)
+
+        monkeypatch.setitem(STRATEGIES, name, recorded)
     ColorFeatures(image_size=32).fit().transform(images[:3])
     OnnxEmbedder(write_tiny_onnx_model(), resize_short_side=40, center_crop=32).fit().transform(images[:3])
     ColorFeatures(image_size=32, n_jobs=2).fit().transform(images[:3] * 12)  # several chunks: processes

