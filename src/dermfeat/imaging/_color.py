@@ -45,6 +45,22 @@ def rgb_to_lab(rgb):
         b* = 200 (f(Y/Yn) - f(Z/Zn))
 
     The result agrees with :func:`skimage.color.rgb2lab` to about 1e-3.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (..., 3), uint8
+
+    Returns
+    -------
+    lab : ndarray of shape (..., 3), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import rgb_to_lab
+    >>> L, a, b = rgb_to_lab(np.full((1, 1, 3), 255, np.uint8)).ravel()  # white
+    >>> round(float(L), 2), abs(round(float(a), 2)), abs(round(float(b), 2))
+    (100.0, 0.0, 0.0)
     """
     linear = cv2.LUT(np.ascontiguousarray(rgb), _SRGB_TO_LINEAR)
     xyz = cv2.transform(linear, _RGB_TO_XYZN)
@@ -60,11 +76,28 @@ def rgb_to_lab(rgb):
 
 
 def rgb_to_ycrcb(rgb):
-    """Full-range (JFIF) ``Y, Cr, Cb`` of an RGB ``uint8`` image, float32 in [0, 255]::
+    """Full-range (JFIF) ``Y, Cr, Cb`` of an RGB ``uint8`` image, float32 in [0, 255].
+
+    The JFIF formulas::
 
         Y  = 0.299 R + 0.587 G + 0.114 B
         Cr = 128 + 0.5 R - 0.418688 G - 0.081312 B
         Cb = 128 - 0.168736 R - 0.331264 G + 0.5 B
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (..., 3), uint8
+
+    Returns
+    -------
+    ycrcb : ndarray of shape (..., 3), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import rgb_to_ycrcb
+    >>> rgb_to_ycrcb(np.full((1, 1, 3), 128, np.uint8)).ravel().tolist()
+    [128.0, 128.0, 128.0]
     """
     return cv2.transform(np.asarray(rgb, dtype=np.float32), _RGB_TO_YCRCB)
 
@@ -83,6 +116,21 @@ def rgb_to_hsv(rgb):
     Hues of 8-bit colours are multiples of ``60 / d``, so float rounding only
     matters at exactly 180 degrees (``G = B > R``), which is set exactly; any
     other hue is at least 0.23 degrees from 180.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (..., 3), uint8
+
+    Returns
+    -------
+    hsv : ndarray of shape (..., 3), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import rgb_to_hsv
+    >>> rgb_to_hsv(np.array([[[255, 0, 0]]], np.uint8)).round(4).ravel().tolist()
+    [0.0, 1.0, 1.0]
     """
     rgb = np.ascontiguousarray(rgb)
     hsv = cv2.cvtColor(rgb.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_RGB2HSV)
@@ -92,5 +140,21 @@ def rgb_to_hsv(rgb):
 
 
 def rgb_to_grey(rgb):
-    """ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` as ``uint8`` (OpenCV's rounding)."""
+    """ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` as ``uint8`` (OpenCV's rounding).
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (..., 3), uint8
+
+    Returns
+    -------
+    grey : ndarray of shape (...), uint8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import rgb_to_grey
+    >>> rgb_to_grey(np.array([[[255, 0, 0]]], np.uint8)).ravel().tolist()
+    [76]
+    """
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)

@@ -26,6 +26,25 @@ def resize(image, size, interpolation):
     (640 x 480 photographs resized to 256), 0.20 against 1.35 at ``s = 2`` and
     0.20 against 1.40 at ``s = 4``, and it is about three times as fast as
     ``"area"`` at ``s = 1.875``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3), uint8
+    size : tuple of int
+        ``(width, height)``.
+    interpolation : {"antialias", "area", "linear", "cubic"}
+
+    Returns
+    -------
+    resized : ndarray of shape (height, width, 3), uint8
+        ``image`` itself when it already has that size.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import resize
+    >>> resize(np.zeros((480, 640, 3), np.uint8), (256, 192), "antialias").shape
+    (192, 256, 3)
     """
     width, height = size
     if (width, height) == image.shape[1::-1]:

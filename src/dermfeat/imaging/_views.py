@@ -91,7 +91,24 @@ def crop_views(image, side, crop, interpolation="antialias", tta_crops=1, tta_fl
 
 
 def affine(scale, mean, std):
-    """``(gain, shift)`` per channel, float32: ``(pixel * scale - mean) / std = pixel * gain + shift``."""
+    """``(gain, shift)`` per channel, float32: ``(pixel * scale - mean) / std = pixel * gain + shift``.
+
+    Parameters
+    ----------
+    scale : float
+    mean, std : sequence of 3 floats
+
+    Returns
+    -------
+    gain, shift : ndarray of shape (3,), float32
+
+    Examples
+    --------
+    >>> from dermfeat.imaging import affine
+    >>> gain, shift = affine(1 / 255, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    >>> (255 * gain + shift).tolist()
+    [1.0, 1.0, 1.0]
+    """
     std = np.asarray(std, dtype=np.float64)
     gain = (scale / std).astype(np.float32)
     shift = (-np.asarray(mean, dtype=np.float64) / std).astype(np.float32)
@@ -114,6 +131,16 @@ def normalise(views, gain, shift, channel_order="RGB", layout="NCHW", out=None):
     Returns
     -------
     tensor : ndarray, float32
+        ``(n, 3, h, w)`` for ``"NCHW"``, ``(n, h, w, 3)`` for ``"NHWC"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import affine, normalise
+    >>> views = np.full((2, 4, 4, 3), 255, np.uint8)
+    >>> tensor = normalise(views, *affine(1 / 255, (0, 0, 0), (1, 1, 1)))
+    >>> tensor.shape, float(tensor.max())
+    ((2, 3, 4, 4), 1.0)
     """
     source = views[..., ::-1] if channel_order == "BGR" else views
     if layout == "NCHW":

@@ -21,6 +21,21 @@ def working_shape(height, width, image_size):
 
     The shorter side becomes ``image_size`` and the aspect ratio is kept, except
     that the longer side is capped at ``MAX_ASPECT * image_size``.
+
+    Parameters
+    ----------
+    height, width : int
+    image_size : int
+
+    Returns
+    -------
+    shape : tuple of int
+
+    Examples
+    --------
+    >>> from dermfeat.imaging import working_shape
+    >>> working_shape(480, 640, 256), working_shape(10, 1000, 32)
+    ((256, 341), (32, 128))
     """
     scale = image_size / min(height, width)
     cap = MAX_ASPECT * image_size
@@ -34,6 +49,22 @@ def to_working_size(image, image_size):
 
     Downscaling uses pixel-area averaging (no aliasing), upscaling bilinear
     interpolation; an image already at the working size is returned unchanged.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, ...)
+    image_size : int
+
+    Returns
+    -------
+    resized : ndarray of shape (h, w, ...), see :func:`working_shape`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import to_working_size
+    >>> to_working_size(np.zeros((480, 640, 3), np.uint8), 256).shape
+    (256, 341, 3)
     """
     h, w = image.shape[:2]
     th, tw = working_shape(h, w, image_size)
@@ -58,6 +89,14 @@ class WorkingImage:
         ``grey / 255``.
     lab, hsv, ycrcb : ndarray of shape (h, w, 3), float32
         See :func:`rgb_to_lab`, :func:`rgb_to_hsv`, :func:`rgb_to_ycrcb`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.imaging import WorkingImage
+    >>> view = WorkingImage.from_image(np.full((96, 128, 3), 200, np.uint8), 64)
+    >>> view.rgb.shape, view.grey.dtype, view.lab.dtype
+    ((64, 85, 3), dtype('uint8'), dtype('float32'))
     """
 
     def __init__(self, rgb):
