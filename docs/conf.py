@@ -38,11 +38,11 @@ html_theme_options = {"description": "features and decisions for clinical skin p
 # ------------------------------------------------------------------ API reference
 #: The modules of the API reference, in the order of docs/api/index.rst.
 API_MODULES = [
-    "dermfeat", "dermfeat.io", "dermfeat.datasets", "dermfeat.base",
+    "dermfeat", "dermfeat.io", "dermfeat.imaging", "dermfeat.datasets", "dermfeat.base",
     "dermfeat.preprocessing", "dermfeat.features", "dermfeat.extraction", "dermfeat.zoo",
     "dermfeat.model_selection", "dermfeat.pipeline", "dermfeat.metrics", "dermfeat.ordinal",
     "dermfeat.evaluation", "dermfeat.explain", "dermfeat.persistence", "dermfeat.serve",
-    "dermfeat.utils", "dermfeat.utils.estimator_checks", "dermfeat.testing",
+    "dermfeat.utils", "dermfeat.testing", "dermfeat.testing.estimator_checks",
 ]
 
 

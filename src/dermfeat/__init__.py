@@ -4,6 +4,8 @@ Sub-packages
 ------------
 io
     :func:`~dermfeat.io.read_image`: paths, bytes and arrays to RGB uint8.
+imaging
+    Colour conversions, the working image, resizing and model input views, Otsu.
 base
     Base classes for image transformers, the feature cache.
 datasets
@@ -35,9 +37,9 @@ serve
 cli
     The ``dermfeat`` command line.
 testing
-    Hostile inputs generated at run time, for testing that they are refused.
+    Hostile inputs generated at run time, the estimator checks, estimator discovery.
 utils
-    Parameter validation, estimator checks.
+    Parameter validation, safe file writing and hashing.
 """
 
 import importlib
@@ -58,7 +60,7 @@ from ._exceptions import (
 __version__ = "0.1.0.dev0"
 
 _SUBMODULES = {
-    "base", "cli", "datasets", "evaluation", "explain", "extraction", "features", "io",
+    "base", "cli", "datasets", "evaluation", "explain", "extraction", "features", "imaging", "io",
     "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "testing", "utils",
     "zoo",
 }

@@ -8,7 +8,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from dermfeat import InvalidImageError, SkippedImagesWarning
-from dermfeat.extraction import _extract, _output, extract_features, output_paths, read_features
+from dermfeat.extraction import _output, extract_features, output_paths, read_features
 from dermfeat.features import ColorFeatures, QualityFeatures
 from dermfeat.pipeline import make_features
 from dermfeat.preprocessing import ColorConstancy
@@ -180,7 +180,7 @@ def test_memory_is_bounded_by_the_batch(images, tmp_path, monkeypatch):
             seen.append(len(X))
             return super().transform_with_errors(X)
 
-    for sink in (_extract._ParquetSink, _extract._NpySink):
+    for sink in (_output._ParquetSink, _output._NpySink):
         original = sink.write
 
         def spy(self, files_, rows, features, _original=original):

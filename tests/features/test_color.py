@@ -7,7 +7,6 @@ from skimage import color as skcolor
 from dermfeat.features import ColorFeatures
 from dermfeat.features._handcrafted import WorkingImage, rgb_to_hsv, rgb_to_lab, rgb_to_ycrcb
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 
 def lab_float64(rgb):
@@ -112,10 +111,3 @@ def test_view_shares_conversions():
 def test_invalid_parameters(params):
     with pytest.raises(InvalidParameterError):
         ColorFeatures(**params).fit()
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in ColorFeatures._get_test_params() for c in image_estimator_checks(ColorFeatures(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

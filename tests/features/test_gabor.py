@@ -8,7 +8,6 @@ from dermfeat.features import GaborFeatures, gabor_kernels, gabor_magnitudes
 from dermfeat.features import _gabor
 from dermfeat.features._handcrafted import WorkingImage
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 
 @pytest.mark.parametrize("bandwidth", [1.0, 1.5])
@@ -84,10 +83,3 @@ def test_small_image_with_a_large_kernel():
 def test_invalid_parameters(params):
     with pytest.raises(InvalidParameterError):
         GaborFeatures(**params).fit()
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in GaborFeatures._get_test_params() for c in image_estimator_checks(GaborFeatures(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

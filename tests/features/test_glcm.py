@@ -10,7 +10,6 @@ from dermfeat.features import GLCM_PROPERTIES, GLCMFeatures, glcm_matrices, glcm
 from dermfeat.features._glcm import glcm_offsets, quantise
 from dermfeat.features._handcrafted import WorkingImage
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 IMAGE = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0, 2, 2, 2], [2, 2, 3, 3]], dtype=np.uint8)
 
@@ -114,10 +113,3 @@ def test_mean_aggregation_averages_the_angles():
 def test_invalid_parameters(params):
     with pytest.raises(InvalidParameterError):
         GLCMFeatures(**params).fit()
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in GLCMFeatures._get_test_params() for c in image_estimator_checks(GLCMFeatures(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

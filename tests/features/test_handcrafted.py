@@ -23,7 +23,6 @@ from dermfeat.features._handcrafted import MAX_ASPECT, WorkingImage, to_working_
 from dermfeat.io import read_image
 from dermfeat.preprocessing import ColorConstancy, LesionCrop
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 
 def small_families():
@@ -154,15 +153,6 @@ def test_real_photographs(dermnet_dir):
     np.testing.assert_array_equal(bank.transform(decoded), out)
     # the working image does not depend on how large the photograph is stored
     assert WorkingImage.from_image(decoded[0], 256).rgb.shape[:2] == working_shape(*decoded[0].shape[:2], 256)
-
-
-@pytest.mark.parametrize(
-    "check",
-    [c for p in HandcraftedFeatures._get_test_params() for c in image_estimator_checks(HandcraftedFeatures(**p))],
-    ids=repr,
-)
-def test_image_checks(check):
-    check()
 
 
 FAMILY_CLASSES = [LBPFeatures, GaborFeatures, GLCMFeatures, ColorFeatures, RednessFeatures, SkinToneFeatures, QualityFeatures]

@@ -11,7 +11,6 @@ from dermfeat.features import LBPFeatures, lbp_code_map
 from dermfeat.features._handcrafted import WorkingImage
 from dermfeat.features._lbp import _sampling_points, n_lbp_bins
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 # P = 4, R = 1 samples right, up, left, down exactly (no interpolation), so the
 # codes below follow from the definition by hand:
@@ -147,10 +146,3 @@ def test_invalid_parameters(params):
 def test_code_map_rejects_small_images():
     with pytest.raises(ValueError, match="too small"):
         lbp_code_map(np.zeros((4, 4), np.uint8), 8, 2)
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in LBPFeatures._get_test_params() for c in image_estimator_checks(LBPFeatures(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

@@ -318,36 +318,40 @@ def test_n_jobs_and_chunks_keep_order(tiny, images):
     np.testing.assert_array_equal(one[: len(images)], one[len(images): 2 * len(images)])
 
 
-def test_each_chunk_is_prepared_by_every_thread(tiny, images, monkeypatch):
-    """Decoding/resizing a chunk is shared between this thread and the pool, then the model runs."""
+def test_each_chunk_is_prepared_by_several_threads_then_computed(tiny, images, monkeypatch):
+    """With two threads, images are prepared by both, and the model never runs while images are prepared."""
     import threading
 
-    where, order = [], []
+    preparing, lock = [0], threading.Lock()
+    threads, overlaps, sizes = set(), [], []
     original, run = OnnxEmbedder._prepare, OnnxEmbedder._compute
 
     def recording(self, image):
-        where.append(threading.current_thread().name)
-        order.append("prepare")
-        return original(self, image)
+        with lock:
+            preparing[0] += 1
+            threads.add(threading.get_ident())
+        try:
+            return original(self, image)
+        finally:
+            with lock:
+                preparing[0] -= 1
 
     def computing(self, prepared, **options):
-        order.append("compute")
+        overlaps.append(preparing[0])
+        sizes.append(len(prepared))
         return run(self, prepared, **options)
 
     monkeypatch.setattr(OnnxEmbedder, "_prepare", recording)
     monkeypatch.setattr(OnnxEmbedder, "_compute", computing)
     est = embedder(tiny, batch_size=4, n_threads=2).fit()
     out = est.transform(list(images))
-    assert len(where) == len(images) == 8
-    # the first chunk is looked up here (it might have come from the cache); the
-    # second is shared: two images in this thread, two in the pool's
-    assert set(where[:4]) == {"MainThread"}
-    assert sorted(n.split("_")[0] for n in where[4:]) == ["MainThread"] * 2 + ["dermfeat-prepare"] * 2
-    assert order == ["prepare"] * 4 + ["compute"] + ["prepare"] * 4 + ["compute"]  # alternate, not overlap
+    assert len(threads) == 2  # preparation shared between two threads
+    assert overlaps == [0, 0] and sizes == [4, 4]  # prepare, then compute, one chunk at a time
     np.testing.assert_array_equal(out, embedder(tiny, batch_size=8, n_threads=1).fit().transform(list(images)))
-    where.clear()
-    est.transform_with_errors(list(images) + [b"broken"])
-    assert any(name.startswith("dermfeat-prepare") for name in where)
+    threads.clear()
+    features, errors = est.transform_with_errors(list(images) + [b"broken"])
+    assert len(threads) == 2 and [name for _, name, _ in errors] == ["<bytes #8>"]
+    np.testing.assert_array_equal(features[:8], out)
 
 
 def test_background_preparation_runs_opencv_single_threaded(tiny, images, monkeypatch):
@@ -399,20 +403,18 @@ def test_resize_same_size_and_enlarging():
     np.testing.assert_array_equal(_resize(image, (100, 80), "area"), enlarged)  # area cannot enlarge
 
 
-def test_cached_chunks_are_served_without_threads(tmp_path, tiny, images, monkeypatch):
-    import threading
-
+def test_cached_images_are_neither_prepared_nor_computed(tmp_path, tiny, images, monkeypatch):
     est = embedder(tiny, batch_size=2, memory=tmp_path, n_threads=2).fit()
     expected = est.transform(images[:4])  # chunks 0-1 cached, chunks 2-3 not
-    started = []
-    original = threading.Thread.start
-    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self.name), original(self))[1])
+    prepared = []
+    original = OnnxEmbedder._prepare
+    monkeypatch.setattr(OnnxEmbedder, "_prepare", lambda self, image: (prepared.append(1), original(self, image))[1])
     out = est.transform(images)
     np.testing.assert_array_equal(out[:4], expected)
-    assert started and all(name.startswith("dermfeat-prepare") for name in started)
-    started.clear()
-    np.testing.assert_array_equal(est.transform(images), out)  # all cached: no thread at all
-    assert started == []
+    assert len(prepared) == len(images) - 4
+    prepared.clear()
+    np.testing.assert_array_equal(est.transform(images), out)  # all cached: nothing prepared
+    assert prepared == []
 
 
 def test_errors_across_prefetched_chunks(tiny, images):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dermfeat.features import OnnxEmbedder
-from dermfeat.features import _onnx
+from dermfeat.imaging import _views
 from dermfeat.features._onnx_tiny import write_tiny_onnx_model
 
 
@@ -21,14 +21,14 @@ def _embedder(model, **params):
 @pytest.mark.parametrize("crops, flip", [(1, False), (5, True)])
 def test_long_thin_images_give_finite_features_from_small_views(model, shape, crops, flip, monkeypatch):
     largest = []
-    resize = _onnx._resize
+    resize = _views.resize
 
     def watched(image, size, interpolation):
         out = resize(image, size, interpolation)
         largest.append(out.size)
         return out
 
-    monkeypatch.setattr(_onnx, "_resize", watched)
+    monkeypatch.setattr(_views, "resize", watched)
     strip = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     emb = _embedder(model, tta_crops=crops, tta_flip=flip)
     features = emb.transform(strip)
@@ -42,7 +42,7 @@ def test_region_crops_only_beyond_the_size_limit(model, monkeypatch):
     image = np.random.default_rng(1).integers(0, 256, (30, 400, 3), dtype=np.uint8)
     emb = _embedder(model, tta_crops=5)
     whole = emb._prepare(image)
-    monkeypatch.setattr(_onnx, "_MAX_RESIZED_PIXELS", 100)
+    monkeypatch.setattr(_views, "MAX_RESIZED_PIXELS", 100)
     regions = emb._prepare(image)
     assert whole.shape == regions.shape == (5, 32, 32, 3)
     assert np.abs(whole.astype(int) - regions).mean() < 40  # same places, slightly different sampling

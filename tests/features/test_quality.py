@@ -10,7 +10,6 @@ from dermfeat.features import QualityFeatures
 from dermfeat.features._handcrafted import WorkingImage
 from dermfeat.features._quality import _histogram_percentiles
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 
 def features(image, **params):
@@ -75,10 +74,3 @@ def test_noise_estimate_tracks_added_noise():
 def test_invalid_parameters():
     with pytest.raises(InvalidParameterError):
         QualityFeatures(dark_threshold=200, bright_threshold=100).fit()
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in QualityFeatures._get_test_params() for c in image_estimator_checks(QualityFeatures(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

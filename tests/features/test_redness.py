@@ -9,7 +9,6 @@ from skimage.filters import threshold_otsu
 from dermfeat.features import RednessFeatures, erythema_index, otsu_threshold
 from dermfeat.features._handcrafted import rgb_to_lab
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 
 def test_erythema_index_of_known_reflectances():
@@ -66,10 +65,3 @@ def test_otsu_matches_scikit_image():
 def test_invalid_parameters(params):
     with pytest.raises(InvalidParameterError):
         RednessFeatures(**params).fit()
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in RednessFeatures._get_test_params() for c in image_estimator_checks(RednessFeatures(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

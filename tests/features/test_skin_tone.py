@@ -15,7 +15,6 @@ from dermfeat.features import (
 from dermfeat.features._handcrafted import rgb_to_ycrcb
 from dermfeat.features._skin_tone import ita_category_code, skin_mask
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 
 def lab_float64(rgb):
@@ -82,10 +81,3 @@ def test_background_is_excluded_and_fallback_to_all_pixels():
 def test_invalid_parameters():
     with pytest.raises(InvalidParameterError):
         SkinToneFeatures(min_skin_fraction=1.5).fit()
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in SkinToneFeatures._get_test_params() for c in image_estimator_checks(SkinToneFeatures(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

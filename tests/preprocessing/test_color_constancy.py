@@ -5,7 +5,6 @@ import pytest
 
 from dermfeat.preprocessing import ColorConstancy, estimate_illuminant
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 
 def test_illuminant_is_the_minkowski_mean():
@@ -49,8 +48,3 @@ def test_keeps_the_size():
 def test_invalid_power():
     with pytest.raises(InvalidParameterError):
         ColorConstancy(power=0.5).fit()
-
-
-@pytest.mark.parametrize("check", list(image_estimator_checks(ColorConstancy())), ids=repr)
-def test_image_checks(check):
-    check()

@@ -5,7 +5,6 @@ import pytest
 
 from dermfeat.preprocessing import LesionCrop
 from dermfeat.utils import InvalidParameterError
-from dermfeat.utils.estimator_checks import image_estimator_checks
 
 SKIN, RED = (210, 170, 150), (200, 90, 90)
 
@@ -70,10 +69,3 @@ def test_synthetic_lesions_are_inside_the_crop(lesion_data):
 def test_invalid_parameters(params):
     with pytest.raises(InvalidParameterError):
         LesionCrop(**params).fit()
-
-
-@pytest.mark.parametrize(
-    "check", [c for p in LesionCrop._get_test_params() for c in image_estimator_checks(LesionCrop(**p))], ids=repr
-)
-def test_image_checks(check):
-    check()

@@ -190,7 +190,7 @@ def test_a_burst_of_header_lies_takes_bounded_memory(saved_model):
 def test_a_burst_of_16_header_lies_is_refused_without_big_images(saved_model):
     from dermfeat.serve import DemoPredictor
 
-    app, predictor = _app(saved_model)  # default limits: 8000 x 6000 is under the 50 MP limit
+    app, predictor = _app(saved_model)  # default limits: 8000 x 6000 is under the 64 MP limit
     big = []
     decode = predictor.decode
 

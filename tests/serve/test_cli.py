@@ -10,7 +10,7 @@ from dermfeat.cli._serve import is_loopback
 def test_defaults_listen_on_localhost():
     args = build_parser().parse_args(["serve", "model.skops"])
     assert (args.host, args.port) == ("127.0.0.1", 8000)
-    assert args.max_upload_mb == 20 and args.max_pixels == 50_000_000
+    assert args.max_upload_mb == 20 and args.max_pixels == 64_000_000  # the io limit, one constant
     assert args.severity_model is None
 
 

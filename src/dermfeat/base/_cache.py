@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
 import stat
 import tempfile
 import threading
-import time
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import source_bytes
+from ..utils._files import atomic_write, memoised_digest
 
 
 def content_hash(content):
@@ -45,19 +44,6 @@ def content_hash(content):
     else:
         h.update(content)
     return h.hexdigest()
-
-
-#: A file's hash is remembered against its stat signature only if the file was
-#: last modified at least this many seconds ago, so that a file rewritten within
-#: the file system's timestamp granularity is never taken for its old content.
-_RACY_SECONDS = 2.0
-_MAX_MEMO_FILES = 1_000_000
-_path_memo = {}
-_path_memo_lock = threading.Lock()
-
-
-def _signature(st):
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
 def source_hash(source, name=None):
@@ -98,28 +84,13 @@ def source_hash(source, name=None):
     if not isinstance(source, (str, os.PathLike)):
         content = source_bytes(source, name)
         return content_hash(content), content
-    path = os.fspath(source)
-    try:
-        before = _signature(os.stat(path))
-    except OSError:
-        before = None
-    if before is not None:
-        known = _path_memo.get(path)
-        if known is not None and known[0] == before:
-            return known[1], None
-    content = source_bytes(source, name)
-    digest = content_hash(content)
-    if before is not None and time.time() - before[1] / 1e9 > _RACY_SECONDS:
-        try:
-            after = _signature(os.stat(path))
-        except OSError:
-            after = None
-        if after == before:
-            with _path_memo_lock:
-                if len(_path_memo) >= _MAX_MEMO_FILES:
-                    _path_memo.clear()
-                _path_memo[path] = (before, digest)
-    return digest, content
+
+    def read_and_hash(path):
+        content = source_bytes(source, name)
+        return content_hash(content), content
+
+    # the same memory as file_sha256: an image file's content hash is its SHA-256
+    return memoised_digest(source, read_and_hash)
 
 
 class _RowMemory:
@@ -405,15 +376,8 @@ class FeatureCache:
             path = self._path(key)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-                try:
-                    with os.fdopen(fd, "wb") as fh:
-                        fh.write(self._encode(key, row))
-                    os.replace(tmp, path)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
-                    raise
+                # entries carry their own integrity check, so no fsync: a torn entry is recomputed
+                atomic_write(path, self._encode(key, row), durable=False)
             except IsADirectoryError:  # a folder in the entry's place: leave it, keep the row in memory
                 pass
             except OSError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from numbers import Integral
 
 import numpy as np
@@ -12,6 +13,7 @@ from ..io import image_name, source_bytes
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import validate_parameters
 from ._errors import as_image_error
+from ._executor import map_chunks
 from ._image_transformer import _ImageInputMixin
 from ._inputs import as_image_list
 
@@ -67,7 +69,8 @@ class BaseImagePreprocessor(DocLinkMixin, _ImageInputMixin, TransformerMixin, Ba
         check_is_fitted(self, "is_fitted_")
         sources = as_image_list(X)
         names = [image_name(s, i) for i, s in enumerate(sources)]
-        return [image for chunk in self._map_chunks(_process_chunk, sources, names) for image in chunk]
+        chunks = map_chunks(self, functools.partial(_process_chunk, self), sources, names)
+        return [image for chunk in chunks for image in chunk]
 
     def set_output(self, *, transform=None):
         """Accepted for ``Pipeline.set_output``; images are not tables, so nothing changes.

@@ -13,6 +13,7 @@ from sklearn.utils import Bunch
 from .._exceptions import InvalidImageError
 from ..io import image_size, read_image, source_bytes
 from ..io._formats import SUPPORTED_EXTENSIONS
+from ..utils._columns import parse_column
 from ._files import file_problem, find_image_files
 
 
@@ -106,16 +107,6 @@ def _utf8(text):
 
 def _key(path):
     return os.path.normpath(os.path.abspath(path))
-
-
-def _as_column(values):
-    """Integer or float arrays where every value parses, else object arrays."""
-    for kind in (int, float):
-        try:
-            return np.array([kind(v) for v in values])
-        except (TypeError, ValueError):
-            continue
-    return np.array(values, dtype=object)
 
 
 def load_image_folder(
@@ -264,7 +255,7 @@ def load_image_folder(
     if validate:
         data.image_sizes = np.array([sizes[i] for i in keep], dtype=np.int64).reshape(-1, 2)
     for column, values in extra.items():
-        data[column] = _as_column([values[i] for i in keep])
+        data[column] = parse_column([values[i] for i in keep])
     if "group" in extra:
         data.groups = data["group"]
     if as_frame:

@@ -1,11 +1,12 @@
-"""Streaming feature extraction to Parquet (or ``.npy`` + CSV): batches, resume, error file."""
+"""Streaming feature extraction to Parquet (or ``.npy`` + CSV): the orchestration of a run.
+
+:func:`extract_features` cuts the images into batches, sends each through the
+transformer (:mod:`._batches`), here or on a Dask cluster, commits it to the
+run journal (:mod:`._journal`) and finally writes the output (:mod:`._output`).
+"""
 
 from __future__ import annotations
 
-import copy
-import json
-import os
-import shutil
 import sys
 import time
 import warnings
@@ -14,262 +15,16 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
 from .._exceptions import InvalidImageError, SkippedImagesWarning
-from ..base._image_transformer import feature_state
 from ..base._inputs import as_image_list
-from ..io import image_name
-from ._output import (
-    _META_KEY,
-    RESERVED_COLUMNS,
-    _atomic_write,
-    _binary_columns,
-    _NpySink,
-    _ParquetSink,
-    _refresh_errors,
-    _write_errors,
-    output_paths,
-)
-
-_PART = "part-{:07d}"
-_RUN_FILE = "run.json"
+from ._batches import _ensure_fitted, _extract_batch, _identity, _serial_copy, _state_key
+from ._journal import _completed_info, _consolidate, _part_done, _prepare_parts, _write_part
+from ._output import _refresh_errors, output_paths
 
 
-# ------------------------------------------------------------ transformer
-def _ensure_fitted(transformer, first_batch):
-    try:
-        check_is_fitted(transformer)
-        return transformer
-    except NotFittedError:
-        pass
-    except TypeError:  # not an estimator: use as is
-        return transformer
-    sample = list(first_batch)
-    while True:
-        try:
-            return clone(transformer).fit(sample)
-        except InvalidImageError as exc:  # fit (e.g. of a preprocessing step) on the readable images
-            bad = [i for i, s in enumerate(sample) if image_name(s, i) == exc.source]
-            if not bad or len(sample) == 1:
-                raise
-            del sample[bad[0]]
-
-
-def _identity(source, index):
-    """The name an image is stored under: a path exactly as the operating system gave it.
-
-    :func:`~dermfeat.io.image_name` escapes bytes that are not UTF-8 for messages;
-    the output keeps the path itself, so that it can be opened again.
-    """
-    if isinstance(source, (str, os.PathLike)):
-        return os.fsdecode(os.fspath(source))
-    return image_name(source, index)
-
-
-def _serial_copy(transformer):
-    """A copy whose nested ``n_jobs`` are ``None``: on a cluster, the cluster parallelises."""
-    out = copy.deepcopy(transformer)
-    if hasattr(out, "get_params") and hasattr(out, "set_params"):
-        keys = [k for k in out.get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
-        if keys:
-            out.set_params(**dict.fromkeys(keys))
-    return out
-
-
-def _state_key(transformer):
-    try:
-        return joblib.hash(feature_state(transformer))
-    except Exception:  # not a scikit-learn estimator, or unpicklable parameters
-        return joblib.hash(repr(transformer))
-
-
-def _dense(features):
-    if hasattr(features, "toarray"):
-        features = features.toarray()
-    return np.asarray(features)
-
-
-def _extract_batch(transformer, batch):
-    """One batch: ``(start, sources)`` -> ``(features of readable images, their positions, errors)``.
-
-    Uses ``transform_with_errors`` when the transformer has it (every
-    :class:`~dermfeat.base.BaseImageTransformer`); other transformers are run on
-    the whole batch and, if an image is invalid, image by image.
-    """
-    _, sources = batch
-    if hasattr(transformer, "transform_with_errors"):
-        features, found = transformer.transform_with_errors(sources)
-        features = _dense(features)
-        errors = [(j, reason) for j, _, reason in found]
-    else:
-        try:
-            features, errors = _dense(transformer.transform(sources)), []
-        except InvalidImageError:
-            rows, errors = [], []
-            for j, source in enumerate(sources):
-                try:
-                    rows.append(_dense(transformer.transform([source]))[0])
-                except InvalidImageError as exc:
-                    errors.append((j, exc.reason))
-            features = np.vstack(rows) if rows else np.empty((0, 0))
-            bad = {j for j, _ in errors}
-            keep = np.array([j for j in range(len(sources)) if j not in bad], dtype=np.int64)
-            return features, keep, errors
-    bad = {j for j, _ in errors}
-    keep = np.array([j for j in range(len(sources)) if j not in bad], dtype=np.int64)
-    if features.ndim != 2 or features.shape[0] != len(sources):
-        raise RuntimeError(
-            f"{type(transformer).__name__}.transform returned shape {features.shape} for {len(sources)} images"
-        )
-    return features[keep], keep, errors
-
-
-def _declared_names(transformer):
-    # a Pipeline of image preprocessors + extractor: the names are the extractor's
-    for candidate in (transformer, getattr(transformer, "steps", [(None, None)])[-1][1]):
-        try:
-            return [str(n) for n in candidate.get_feature_names_out()]
-        except Exception:
-            continue
-    return None
-
-
-def _feature_names(transformer, width):
-    names = _declared_names(transformer)
-    if names is None or len(names) != width or len(set(names)) != width or set(names) & set(RESERVED_COLUMNS):
-        names = [f"feature_{j}" for j in range(width)]
-    return names
-
-
-# ------------------------------------------------------------------ parts
-def _write_part(parts, index, start, features, keep, errors):
-    stem = parts / _PART.format(index)
-    def save(tmp):
-        with open(tmp, "wb") as fh:
-            np.save(fh, features, allow_pickle=False)
-
-    _atomic_write(stem.with_suffix(".npy"), save)
-    record = {"start": start, "rows": (start + keep).tolist(), "errors": [[start + j, r] for j, r in errors]}
-    # the .json is the part's commit mark: written last, so a part without it is redone
-    _atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(record)))
-
-
-def _read_part(parts, index):
-    stem = parts / _PART.format(index)
-    record = json.loads(stem.with_suffix(".json").read_text())
-    return record, stem.with_suffix(".npy")
-
-
-def _part_done(parts, index):
-    stem = parts / _PART.format(index)
-    return stem.with_suffix(".json").is_file() and stem.with_suffix(".npy").is_file()
-
-
-def _prepare_parts(parts, run_key, resume):
-    """Create the parts folder, or keep it for a resumed run of the same job."""
-    run_file = parts / _RUN_FILE
-    if parts.exists():
-        if not run_file.is_file():
-            raise FileExistsError(f"{parts} exists and is not a dermfeat parts folder; move it away")
-        try:
-            same = json.loads(run_file.read_text()).get("run_key") == run_key
-        except (OSError, ValueError):
-            same = False
-        if resume and same:
-            return
-        shutil.rmtree(parts)
-    parts.mkdir(parents=True)
-    _atomic_write(run_file, lambda p: p.write_text(json.dumps({"run_key": run_key, "dermfeat": __version__})))
-
-
-def _completed_info(paths, run_key):
-    """Metadata of a finished output of the same job, or ``None``."""
-    try:
-        if paths.format == "parquet":
-            import pyarrow.parquet as pq
-
-            if not paths.features.is_file():
-                return None
-            info = json.loads(pq.read_schema(paths.features).metadata[_META_KEY])
-        else:
-            if not (paths.meta.is_file() and paths.features.is_file() and paths.rows.is_file()):
-                return None
-            info = json.loads(paths.meta.read_text())
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if info.get("run_key") != run_key or not paths.errors.is_file():
-        return None
-    return info
-
-
-def _consolidate(paths, n_batches, names, labels, groups, transformer, metadata, skipped):
-    """Stream the parts, in input order, into the final file: one batch in memory at a time."""
-    parts = paths.parts
-    shapes, n_rows, errors = [], 0, []
-    for index in range(n_batches):
-        record, npy = _read_part(parts, index)
-        shapes.append(np.load(npy, mmap_mode="r").shape if record["rows"] else None)
-        n_rows += len(record["rows"])
-        errors.extend((names[i], reason) for i, reason in record["errors"])
-    widths = {s[1] for s in shapes if s is not None}
-    if len(widths) > 1:
-        raise RuntimeError(f"batches gave different numbers of features: {sorted(widths)}")
-    if widths:
-        width = widths.pop()
-        dtypes = [np.load(parts / (_PART.format(i) + ".npy"), mmap_mode="r").dtype
-                  for i, s in enumerate(shapes) if s is not None]
-        dtype = np.result_type(*dtypes)
-    else:
-        width = len(_declared_names(transformer) or ())
-        dtype = np.dtype(np.float64)
-    if dtype.kind not in "fiub":
-        dtype = np.dtype(np.float64)
-    feature_names = _feature_names(transformer, width)
-    metadata = dict(metadata, feature_names=feature_names, n_rows=n_rows, n_errors=len(errors) + len(skipped),
-                    has_label=labels is not None, has_group=groups is not None)
-    if paths.format == "parquet":
-        metadata["binary_columns"] = _binary_columns(names, labels, groups)
-    all_errors = [(str(f), str(r)) for f, r in skipped] + errors
-    _write_errors(paths.errors, all_errors)
-
-    def fill(sink):
-        try:
-            for index in range(n_batches):
-                record, npy = _read_part(parts, index)
-                if not record["rows"]:
-                    continue
-                rows = np.asarray(record["rows"], dtype=np.int64)
-                sink.write([names[i] for i in rows], rows, np.load(npy))
-        finally:
-            sink.close()
-
-    if paths.format == "parquet":
-        _atomic_write(paths.features, lambda p: fill(_ParquetSink(p, feature_names, dtype, labels, groups, metadata)))
-    else:
-        if paths.meta.exists():  # the commit mark of an older output goes first
-            paths.meta.unlink()
-        rows_tmp = paths.rows.with_name(f".{paths.rows.name}.{os.getpid()}.tmp")
-
-        def write_npy(tmp):
-            try:
-                fill(_NpySink(tmp, rows_tmp, n_rows, width, dtype, labels, groups))
-                os.replace(rows_tmp, paths.rows)
-            finally:
-                if rows_tmp.exists():
-                    rows_tmp.unlink()
-
-        _atomic_write(paths.features, write_npy)
-        _atomic_write(paths.meta, lambda p: p.write_text(json.dumps(metadata, indent=1)))
-    shutil.rmtree(parts)
-    return metadata, all_errors
-
-
-# -------------------------------------------------------------- public API
 def _as_column(values, n, what):
     if values is None:
         return None

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..utils._columns import parse_column
+from ..utils._files import atomic_write
+
 #: Columns written before the features.
 RESERVED_COLUMNS = ("file", "label", "group")
 _META_KEY = b"dermfeat"
@@ -63,18 +66,6 @@ def output_paths(output):
         paths.rows = path.with_suffix(".csv")
         paths.meta = path.with_suffix(".json")
     return paths
-
-
-def _atomic_write(path, write):
-    """Call ``write(tmp_path)``, then rename over ``path`` (readers never see half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
 
 
 # ---------------------------------------------------------------- writers
@@ -186,7 +177,7 @@ def _write_errors(path, errors):
             out.writerow(["file", "reason"])
             out.writerows(errors)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _refresh_errors(path, names, skipped):
@@ -247,7 +238,7 @@ def read_features(path):
         X = np.load(paths.features)
         with open(paths.rows, newline="", encoding="utf-8", errors="surrogateescape") as fh:
             rows = list(csv.DictReader(fh))
-        columns = {c: _parse_column([r[c] for r in rows]) for c in RESERVED_COLUMNS if rows and c in rows[0]}
+        columns = {c: parse_column([r[c] for r in rows]) for c in RESERVED_COLUMNS if rows and c in rows[0]}
         if not rows:
             columns = {"file": np.array([], dtype=object)}
     filenames = np.asarray(columns["file"], dtype=object)
@@ -265,12 +256,3 @@ def read_features(path):
                           for c, v in columns.items()})
     data.frame = pd.concat([frame, pd.DataFrame(X, columns=list(names))], axis=1)
     return data
-
-
-def _parse_column(values):
-    for kind in (int, float):
-        try:
-            return np.array([kind(v) for v in values])
-        except (TypeError, ValueError):
-            continue
-    return np.array(values, dtype=object)

@@ -6,8 +6,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..utils._param_validation import Interval, Options
-from ._handcrafted import SequenceOf, _HandcraftedFamily, channel_statistics, percentile_name
+from ..utils._param_validation import Interval, Options, SequenceOf
+from ._family import _HandcraftedFamily, channel_statistics, percentile_name
 
 #: Colour space -> channel names, in output order.
 COLOR_SPACES = {

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import scipy.fft
 
-from ..utils._param_validation import Interval
-from ._handcrafted import SequenceOf, _as_float_tuple, _HandcraftedFamily
+from ..utils._param_validation import Interval, SequenceOf
+from ._family import _as_float_tuple, _HandcraftedFamily
 
 _STATISTICS = ("mean", "std", "energy")
 

@@ -8,8 +8,8 @@ from numbers import Integral, Real
 import cv2
 import numpy as np
 
-from ..utils._param_validation import Interval, Options
-from ._handcrafted import SequenceOf, _HandcraftedFamily
+from ..utils._param_validation import Interval, Options, SequenceOf
+from ._family import _HandcraftedFamily
 
 #: The GLCM properties, in output order.
 GLCM_PROPERTIES = ("contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation", "entropy")

@@ -7,8 +7,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..utils._param_validation import InvalidParameterError, Interval, Options
-from ._handcrafted import SequenceOf, _HandcraftedFamily
+from ..utils._param_validation import Interval, InvalidParameterError, Options, SequenceOf
+from ._family import _HandcraftedFamily
 
 _METHODS = ("uniform", "nri_uniform")
 

@@ -1,327 +1,33 @@
-"""Frozen CNN / ViT embeddings from a pretrained ONNX backbone, through onnxruntime."""
+"""Frozen CNN / ViT embeddings from a pretrained ONNX backbone, through onnxruntime (the estimator).
+
+The model file and its sessions are :mod:`dermfeat.features._onnx_session`, the
+model cards :mod:`dermfeat.features._onnx_card`, the resizing and cropping
+:mod:`dermfeat.imaging`; their names stay importable from here.
+"""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import os
-import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
-from pathlib import Path
 
-import cv2
 import joblib
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._exceptions import ModelMismatchError
 from ..base import BaseImageTransformer
-from ..base._image_transformer import (
-    _compute_chunk,
-    _extract_chunk,
-    _lookup_chunk,
-    _merge_states,
-    opencv_single_threaded,
-)
-from ..utils._param_validation import Interval, Options, PathLike, validate_parameters
+from ..imaging import MAX_RESIZED_PIXELS as _MAX_RESIZED_PIXELS  # noqa: F401 - its old import path
+from ..imaging import affine, crop_views, normalise
+from ..imaging import resize as _resize  # noqa: F401 - its old import path
+from ..utils._param_validation import Interval, Options, PathLike
+from ._onnx_card import IMAGENET_MEAN, IMAGENET_STD, _parse_scale, read_model_card, resolve_preprocessing  # noqa: F401
+from ._onnx_card import zoo_name as _zoo_name
+from ._onnx_session import _SESSIONS, _describe, _LoadedModel, graph_io, model_sha256  # noqa: F401
+from ._onnx_session import DEFAULT_PROVIDERS as _DEFAULT_PROVIDERS
+from ._onnx_session import _check_sha, _load_model
 
 __all__ = ["OnnxEmbedder"]
 
-#: ImageNet statistics, the default normalisation of most pretrained backbones.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-_INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
 
-
-def _resize(image, size, interpolation):
-    """Resize an RGB ``uint8`` image to ``size = (width, height)``.
-
-    ``"antialias"`` approximates the anti-aliased bilinear resize of Pillow and
-    torchvision (a triangle filter widened by the scale factor ``s``), which is
-    what a model card's "resize" usually means.  For reductions by ``s >= 1.5``
-    it blurs with a Gaussian of ``sigma = 0.45 * sqrt(s**2 - 1)`` (the triangle's
-    spread less the one bilinear sampling adds), then samples bilinearly; for
-    gentler reductions box averaging (``"area"``) is the closer match; when
-    enlarging, plain bilinear.  Against Pillow on the shared photographs (mean
-    absolute pixel difference) it is 0.25 where ``"area"`` is 0.64 at ``s = 1.875``
-    (640 x 480 photographs resized to 256), 0.20 against 1.35 at ``s = 2`` and
-    0.20 against 1.40 at ``s = 4``, and it is about three times as fast as
-    ``"area"`` at ``s = 1.875``.
-    """
-    width, height = size
-    if (width, height) == image.shape[1::-1]:
-        return image
-    enlarging = width > image.shape[1] or height > image.shape[0]
-    if interpolation == "antialias":
-        sx, sy = image.shape[1] / width, image.shape[0] / height
-        if enlarging:
-            return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-        if min(sx, sy) < 1.5:
-            return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        sigma_x, sigma_y = 0.45 * np.sqrt(sx * sx - 1.0), 0.45 * np.sqrt(sy * sy - 1.0)
-        # kernels of +-1.5 sigma (rounded): shorter kernels were as close to Pillow, and faster
-        kx, ky = 2 * round(1.5 * sigma_x) + 1, 2 * round(1.5 * sigma_y) + 1
-        blurred = cv2.GaussianBlur(image, (kx, ky), sigmaX=sigma_x, sigmaY=sigma_y)
-        return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
-    flag = _INTERPOLATION[interpolation]
-    if flag == cv2.INTER_AREA and enlarging:
-        flag = cv2.INTER_LINEAR  # enlarging: area averaging has nothing to average
-    return cv2.resize(image, (width, height), interpolation=flag)
-
-
-_DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
-
-#: With test-time crops, an image whose resized copy would have more pixels than
-#: this (48 MB as RGB; e.g. a 256-pixel side with an aspect ratio over 256:1) is
-#: not resized whole: each crop is resized from its own source region instead, so
-#: that a long thin strip cannot take gigabytes.
-_MAX_RESIZED_PIXELS = 1 << 24
-
-
-# --------------------------------------------------------------------------- model files
-_sha_memo = {}
-_sha_lock = threading.Lock()
-
-
-def _stat_signature(path):
-    st = os.stat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
-def model_sha256(path):
-    """SHA-256 of a model file, remembered per process while the file is unchanged.
-
-    The hash is recomputed whenever the file's size, modification time, change
-    time or inode changes, so a replaced file is always noticed; an unchanged
-    one costs a single ``os.stat``.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The ``.onnx`` file.
-
-    Returns
-    -------
-    digest : str
-        Hexadecimal SHA-256 of the file's bytes.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file does not exist.
-
-    Examples
-    --------
-    >>> import hashlib, os, tempfile
-    >>> from dermfeat.features._onnx import model_sha256
-    >>> path = os.path.join(tempfile.mkdtemp(), "m.onnx")
-    >>> with open(path, "wb") as fh:
-    ...     _ = fh.write(b"not really a model")
-    >>> model_sha256(path) == hashlib.sha256(b"not really a model").hexdigest()
-    True
-    """
-    path = os.fspath(path)
-    try:
-        signature = _stat_signature(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"ONNX model file not found: {path}") from None
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"the ONNX model path is a directory, not a .onnx file: {path}")
-    key = os.path.abspath(path)
-    known = _sha_memo.get(key)
-    if known is not None and known[0] == signature:
-        return known[1]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
-    if _stat_signature(path) == signature:
-        with _sha_lock:
-            _sha_memo[key] = (signature, digest)
-    return digest
-
-
-# ------------------------------------------------------------------- session cache
-#: Process-level cache of inference sessions, keyed by (real path, SHA-256, threads,
-#: providers): joblib workers, grid-search folds and clones reuse one session
-#: instead of rebuilding it for every chunk or fit.
-_SESSIONS = OrderedDict()
-_SESSIONS_LOCK = threading.Lock()
-_MAX_SESSIONS = 4
-
-
-class _LoadedModel:
-    """An inference session and what ``fit`` needs to know about its graph."""
-
-    def __init__(self, session, path):
-        self.session = session
-        self.path = path
-        self.inputs = [(i.name, list(i.shape), i.type) for i in session.get_inputs()]
-        self.outputs = [(o.name, list(o.shape), o.type) for o in session.get_outputs()]
-        self._dims = {}
-        self._lock = threading.Lock()
-
-    def output_dim(self, input_name, output_name, sample):
-        """Width of ``output_name`` for inputs shaped like ``sample`` (runs it once if symbolic)."""
-        key = (input_name, output_name, sample.shape[1:])
-        if key not in self._dims:
-            out = self.session.run([output_name], {input_name: sample})[0]
-            with self._lock:
-                self._dims[key] = tuple(out.shape[1:])
-        return self._dims[key]
-
-
-def _load_model(path, sha256, n_threads, providers):
-    import onnxruntime as ort
-
-    key = (os.path.realpath(path), sha256, int(n_threads), tuple(providers))
-    with _SESSIONS_LOCK:
-        loaded = _SESSIONS.get(key)
-        if loaded is not None:
-            _SESSIONS.move_to_end(key)
-            return loaded
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = int(n_threads)
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    # Idle intra-op threads sleep instead of spinning, so that between model calls
-    # the threads that decode and resize the next batch get the cores.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        session = ort.InferenceSession(os.fspath(path), sess_options=options, providers=list(providers))
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise ValueError(f"{path}: onnxruntime cannot load this file as an ONNX model ({exc})") from exc
-    loaded = _LoadedModel(session, os.fspath(path))
-    with _SESSIONS_LOCK:
-        _SESSIONS[key] = loaded
-        while len(_SESSIONS) > _MAX_SESSIONS:
-            _SESSIONS.popitem(last=False)
-    return loaded
-
-
-def _check_sha(path, expected, what):
-    actual = model_sha256(path)
-    if expected is not None and actual != expected.lower():
-        raise ModelMismatchError(
-            f"{path}: the model file's SHA-256 is {actual}, but {what} {expected.lower()}. "
-            "It is a different model: the features would silently change. Point `model` to the "
-            "original file, or refit the embedder (and everything trained on its features)."
-        )
-    return actual
-
-
-# ------------------------------------------------------------------------ model cards
-def _parse_scale(value, where):
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).replace(" ", "")
-    if text == "x":
-        return 1.0
-    if text.startswith("x/"):
-        try:
-            return 1.0 / float(text[2:])
-        except ValueError:
-            pass
-    raise ValueError(f"{where}: cannot read preprocessing scale {value!r}; expected 'x', 'x/255' or a number")
-
-
-def read_model_card(card):
-    """Read a model card (JSON) into :class:`OnnxEmbedder` parameters.
-
-    The card format is the one of the project's shared models::
-
-        {"file": "efficientnet_lite0.onnx", "sha256": "...",
-         "input": {"name": "input", "layout": "NCHW", "channels": "RGB", ...},
-         "preprocessing": {"resize_short_side": 256, "center_crop": 224, "scale": "x/255",
-                           "mean": [...], "std": [...]},
-         "outputs": {"embedding": ["batch", 1280], "logits": ["batch", 1000]}}
-
-    The first listed output is taken as the embedding; ``file`` is resolved
-    relative to the card's folder.
-
-    Parameters
-    ----------
-    card : str, path-like or dict
-        Path of the JSON file, or its parsed content.
-
-    Returns
-    -------
-    params : dict
-        Keys among ``model``, ``sha256``, ``input_name``, ``output_name``,
-        ``resize_short_side``, ``center_crop``, ``mean``, ``std``, ``scale``,
-        ``channel_order`` and ``layout``.
-
-    Examples
-    --------
-    >>> from dermfeat.features._onnx import read_model_card
-    >>> params = read_model_card({"file": "m.onnx", "outputs": {"cls_embedding": ["batch", 384]},
-    ...                           "preprocessing": {"center_crop": 224, "scale": "x/255"}})
-    >>> params["output_name"], params["center_crop"], round(params["scale"] * 255, 6)
-    ('cls_embedding', 224, 1.0)
-    """
-    if isinstance(card, dict):
-        data, base, where = card, None, "model card"
-    else:
-        path = Path(card)
-        where = os.fspath(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"model card not found: {path}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: not a valid JSON model card ({exc})") from None
-        base = path.parent
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: a model card must be a JSON object")
-    inp = data.get("input") or {}
-    pre = data.get("preprocessing") or {}
-    outputs = data.get("outputs") or {}
-    params = {}
-    if data.get("file"):
-        params["model"] = os.fspath(base / data["file"]) if base is not None else str(data["file"])
-    if data.get("sha256"):
-        params["sha256"] = str(data["sha256"]).lower()
-    if inp.get("name"):
-        params["input_name"] = str(inp["name"])
-    if outputs:
-        params["output_name"] = str(next(iter(outputs)))
-    for key in ("resize_short_side", "center_crop"):
-        if pre.get(key) is not None:
-            params[key] = int(pre[key])
-    for key in ("mean", "std"):
-        if pre.get(key) is not None:
-            params[key] = tuple(float(v) for v in pre[key])
-    if pre.get("scale") is not None:
-        params["scale"] = _parse_scale(pre["scale"], where)
-    if inp.get("channels"):
-        params["channel_order"] = str(inp["channels"]).upper()
-    if inp.get("layout"):
-        params["layout"] = str(inp["layout"]).upper()
-    return params
-
-
-def _describe(entries):
-    return ", ".join(f"{name} {tuple(shape)}" for name, shape, _ in entries)
-
-
-def _zoo_name(model):
-    """The :mod:`dermfeat.zoo` name ``model`` stands for: not an existing path but a zoo name; else None."""
-    if not isinstance(model, str) or os.path.exists(model):
-        return None
-    from ..zoo._registry import _canonical
-
-    return _canonical(model)
-
-
-# ------------------------------------------------------------------------- estimator
 class OnnxEmbedder(BaseImageTransformer):
     """Embeddings of a frozen pretrained backbone (CNN or ViT) run by onnxruntime.
 
@@ -493,6 +199,7 @@ class OnnxEmbedder(BaseImageTransformer):
         "providers": [None, tuple, list],
     }
     _cache_version = 1
+    _strategy = "prepare_then_infer"
     #: The model is identified in the cache by its content (``_cache_token``), not its
     #: path: a moved or re-pointed copy of the same file keeps its cache entries.
     _cache_ignored_params = ("model", "sha256")
@@ -597,7 +304,7 @@ class OnnxEmbedder(BaseImageTransformer):
         settings = read_model_card(self.card) if self.card is not None else {}
         zoo_name = _zoo_name(self.model) if self.card is None else None
         if zoo_name is not None:
-            from ..zoo import model_card_path
+            from ..zoo._registry import model_card_path
 
             settings = read_model_card(model_card_path(zoo_name))
         for key in ("model", "sha256", "input_name", "output_name", "resize_short_side", "center_crop",
@@ -611,7 +318,7 @@ class OnnxEmbedder(BaseImageTransformer):
         if self.model is not None:
             zoo_name = _zoo_name(self.model)
             if zoo_name is not None:
-                from ..zoo import get_model
+                from ..zoo._registry import get_model
 
                 return os.fspath(get_model(zoo_name))
             return os.fspath(self.model)
@@ -621,95 +328,27 @@ class OnnxEmbedder(BaseImageTransformer):
                 return model
         raise ValueError("OnnxEmbedder needs a model: pass model='backbone.onnx' or card='backbone.json'")
 
-    def fit(self, X=None, y=None):
+    def _fit(self, X, y):
         """Open the model, check its input and output, and resolve the preprocessing.
 
-        No image is read: the backbone is frozen.
-
-        Parameters
-        ----------
-        X : images, optional
-            Ignored.
-        y : array-like, optional
-            Ignored.
-
-        Returns
-        -------
-        self : object
-
-        Raises
-        ------
-        FileNotFoundError
-            If the model (or card) file does not exist.
-        ModelMismatchError
-            If ``sha256`` (or the card's) differs from the file's hash.
-        ValueError
-            For an unknown input or output name (the message lists those that
-            exist), an input that is not a rank-4 image tensor of the
-            preprocessed size, or an output that is not ``(batch, features)``.
+        No image is read: the backbone is frozen.  ``fit`` raises
+        ``FileNotFoundError`` if the model (or card) file does not exist,
+        :class:`~dermfeat.ModelMismatchError` if ``sha256`` (or the card's)
+        differs from the file's hash, and ``ValueError`` for an unknown input or
+        output name (the message lists those that exist), an input that is not a
+        rank-4 image tensor of the preprocessed size, or an output that is not
+        ``(batch, features)``.
         """
-        validate_parameters(self)
         settings = self._settings()
         path = self._model_file()
         sha = _check_sha(path, settings.get("sha256"), "the expected SHA-256 (sha256 parameter or card) is")
         loaded = _load_model(path, sha, self._effective_threads(), self._providers())
-
-        input_names = [name for name, _, _ in loaded.inputs]
-        input_name = settings.get("input_name") or input_names[0]
-        if input_name not in input_names:
-            raise ValueError(f"{path}: the model has no input {input_name!r}; its inputs are: {_describe(loaded.inputs)}")
-        _, in_shape, in_type = loaded.inputs[input_names.index(input_name)]
-        output_names = [name for name, _, _ in loaded.outputs]
-        output_name = settings.get("output_name") or output_names[0]
-        if output_name not in output_names:
-            raise ValueError(
-                f"{path}: the model has no output {output_name!r}; its outputs are: {_describe(loaded.outputs)}"
-            )
-        if len(in_shape) != 4:
-            raise ValueError(
-                f"{path}: input {input_name!r} has rank {len(in_shape)} (shape {tuple(in_shape)}); OnnxEmbedder "
-                "feeds images as rank-4 (batch, channels, height, width) or (batch, height, width, channels) tensors"
-            )
-        if in_type != "tensor(float)":
-            raise ValueError(f"{path}: input {input_name!r} is a {in_type}; OnnxEmbedder feeds float32 tensors")
-
-        layout = settings.get("layout") or ("NHWC" if in_shape[3] == 3 and in_shape[1] != 3 else "NCHW")
-        channel_axis, spatial = (1, in_shape[2:4]) if layout == "NCHW" else (3, in_shape[1:3])
-        if isinstance(in_shape[channel_axis], int) and in_shape[channel_axis] != 3:
-            other = "NHWC" if layout == "NCHW" else "NCHW"
-            raise ValueError(
-                f"{path}: input {input_name!r} has shape {tuple(in_shape)}, which is not a 3-channel {layout} "
-                f"image batch; set layout={other!r} if the channels are on the other axis"
-            )
-        fixed = [s for s in spatial if isinstance(s, int)]
-        crop = settings.get("center_crop") or (fixed[0] if len(fixed) == 2 and fixed[0] == fixed[1] else 224)
-        if fixed and any(s != crop for s in fixed):
-            raise ValueError(
-                f"{path}: input {input_name!r} expects images of size {tuple(spatial)} but center_crop={crop} "
-                f"gives {crop}x{crop}; set center_crop to the model's input size"
-            )
-        resize = settings.get("resize_short_side") or int(round(crop * 8 / 7))
-        if resize < crop:
-            raise ValueError(f"resize_short_side={resize} is smaller than center_crop={crop}")
-        mean = tuple(float(v) for v in np.ravel(settings.get("mean", IMAGENET_MEAN)))
-        std = tuple(float(v) for v in np.ravel(settings.get("std", IMAGENET_STD)))
-        if len(mean) != 3 or len(std) != 3:
-            raise ValueError(f"mean and std need 3 values (one per channel), got {len(mean)} and {len(std)}")
-        if not all(np.isfinite(mean)) or not all(np.isfinite(std)) or min(std) <= 0:
-            raise ValueError(f"std must be positive and mean finite, got mean={mean}, std={std}")
-        scale = float(settings.get("scale") or 1.0 / 255.0)
-        channel_order = settings.get("channel_order") or "RGB"
-        if channel_order not in ("RGB", "BGR") or layout not in ("NCHW", "NHWC"):
-            raise ValueError(f"unsupported channel order {channel_order!r} or layout {layout!r} (from the card)")
-
+        input_name, output_name, layout, crop = graph_io(loaded, path, settings)
         self.model_path_ = path
         self.model_sha256_ = sha
         self.input_name_ = input_name
         self.output_name_ = output_name
-        self.preprocessing_ = {
-            "resize_short_side": int(resize), "center_crop": int(crop), "mean": mean, "std": std,
-            "scale": scale, "channel_order": channel_order, "layout": layout,
-        }
+        self.preprocessing_ = resolve_preprocessing(settings, crop, layout)
         self._affine = None
         sample = self._normalise(np.zeros((1, crop, crop, 3), dtype=np.uint8))
         try:
@@ -725,7 +364,6 @@ class OnnxEmbedder(BaseImageTransformer):
                 "needs a (batch, features) output such as a pooled embedding"
             )
         self.embedding_dim_ = int(dims[0])
-        return super().fit(X, y)
 
     def _feature_names(self):
         return [f"{self.output_name_}_{i}" for i in range(self.embedding_dim_)]
@@ -788,124 +426,25 @@ class OnnxEmbedder(BaseImageTransformer):
         """Shorter side the JPEG decoder must reach: ``resize_short_side`` (less the tolerance)."""
         return max(1, int(np.ceil(self.preprocessing_["resize_short_side"] * (1.0 - self.decode_tolerance))))
 
-    def _map_chunks(self, func, sources, names):
-        """Prepare each chunk on every core, then run the model on it with every core.
-
-        Preparation (reading, decoding, resizing) and inference alternate rather
-        than overlap: a backbone keeps all the cores it is given busy, so
-        preparing the next chunk beside it only takes cores from it, and costs
-        extra CPU besides (threads competing for the same cores and caches).
-        Preparing one chunk with as many threads as the model has, then running
-        the model, was measured faster on EfficientNet-Lite0 (see
-        ``benchmarks/bench_embeddings.py``).
-        """
-        base = func.func if isinstance(func, functools.partial) else func
-        threads = self._effective_threads()
-        if base is not _extract_chunk or self.n_jobs not in (None, 1) or threads < 2:
-            return super()._map_chunks(func, sources, names)
-        options = dict(func.keywords) if isinstance(func, functools.partial) else {}
-        size = int(self.batch_size)
-        chunks = [range(start, min(start + size, len(sources))) for start in range(0, len(sources), size)]
-
-        def lookup(part):
-            return _lookup_chunk(self, [sources[i] for i in part], [names[i] for i in part], **options)
-
-        # Chunks served entirely from the feature cache are looked up right here:
-        # handing them to threads would cost more than the look-ups themselves.
-        results, remaining = [], iter(chunks)
-        for chunk in remaining:
-            state = lookup(chunk)
-            if state[2]:  # images to compute: from here on, every thread prepares
-                break
-            results.append(_compute_chunk(self, state))
-        else:
-            return results
-        pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dermfeat-prepare")
-
-        def spread(work, n):
-            """``work(indices)`` over ``threads`` consecutive parts of range(n): this thread takes the first."""
-            n_parts = max(1, min(threads, n))
-            parts = [range(k * n // n_parts, (k + 1) * n // n_parts) for k in range(n_parts)]
-            futures = [pool.submit(work, part) for part in parts[1:]]
-            return [work(parts[0])] + [future.result() for future in futures]
-
-        # OpenCV's own pool would only add threads competing for the same cores.
-        with opencv_single_threaded():
-            try:
-                results.append(_compute_chunk(self, state, spread=spread))
-                for chunk in remaining:
-                    states = spread(lambda part, chunk=chunk: lookup([chunk[i] for i in part]), len(chunk))
-                    results.append(_compute_chunk(self, _merge_states(states), spread=spread))
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-        return results
+    def _n_prepare_threads(self):
+        """Threads that prepare each chunk before the model runs on it (one per intra-op thread)."""
+        if self.n_jobs not in (None, 1):
+            return 1
+        return self._effective_threads()
 
     # --------------------------------------------------------------- compute
     def _prepare(self, image):
         """Resize, crop (and augment): ``(n_views, crop, crop, 3)`` uint8 views of one image."""
         pre = self.preprocessing_
-        side, crop = pre["resize_short_side"], pre["center_crop"]
-        h, w = image.shape[:2]
-        short = min(h, w)
-        if self.tta_crops == 1 and short != side:
-            # Only the centre crop is needed: resize just the source region it covers,
-            # with the same scale factor (about half the work of resizing everything).
-            # Offsets follow the usual resize-then-crop geometry, so that the result
-            # matches it to within rounding (a small fraction of a pixel).
-            nh, nw = int(round(h * side / short)), int(round(w * side / short))
-            top = int(round(round((nh - crop) / 2.0) * h / nh))
-            left = int(round(round((nw - crop) / 2.0) * w / nw))
-            rh, rw = max(1, int(round(crop * h / nh))), max(1, int(round(crop * w / nw)))
-            view = _resize(image[top:top + rh, left:left + rw], (crop, crop), self.interpolation)
-            views = np.empty((2 if self.tta_flip else 1, crop, crop, 3), dtype=np.uint8)
-            views[0] = view
-            if self.tta_flip:
-                views[1] = view[:, ::-1]
-            return views
-        nh = max(crop, int(round(h * side / short)))
-        nw = max(crop, int(round(w * side / short)))
-        top, left = int(round((nh - crop) / 2.0)), int(round((nw - crop) / 2.0))
-        boxes = [(top, left)]
-        if self.tta_crops == 5:
-            boxes += [(0, 0), (0, nw - crop), (nh - crop, 0), (nh - crop, nw - crop)]
-        n = len(boxes)
-        views = np.empty((n * (2 if self.tta_flip else 1), crop, crop, 3), dtype=np.uint8)
-        if nh * nw <= _MAX_RESIZED_PIXELS:
-            image = _resize(image, (nw, nh), self.interpolation)
-            for i, (t, l) in enumerate(boxes):
-                views[i] = image[t:t + crop, l:l + crop]
-        else:
-            # A long thin image: resize each crop from its own source region rather
-            # than the whole image, whose resized copy could take gigabytes.
-            rh, rw = max(1, int(round(crop * h / nh))), max(1, int(round(crop * w / nw)))
-            for i, (t, l) in enumerate(boxes):
-                t, l = min(h - rh, int(round(t * h / nh))), min(w - rw, int(round(l * w / nw)))
-                views[i] = _resize(image[t:t + rh, l:l + rw], (crop, crop), self.interpolation)
-        if self.tta_flip:
-            views[n:] = views[:n, :, ::-1]
-        return views
+        return crop_views(image, pre["resize_short_side"], pre["center_crop"], self.interpolation,
+                          self.tta_crops, self.tta_flip)
 
     def _normalise(self, views, out=None):
         """uint8 ``(n, h, w, 3)`` RGB views -> the model's float32 tensor, in one fused pass."""
         pre = self.preprocessing_
         if self._affine is None:
-            std = np.asarray(pre["std"], dtype=np.float64)
-            gain = (pre["scale"] / std).astype(np.float32)
-            shift = (-np.asarray(pre["mean"], dtype=np.float64) / std).astype(np.float32)
-            self._affine = (gain, shift)
-        gain, shift = self._affine
-        source = views[..., ::-1] if pre["channel_order"] == "BGR" else views
-        if pre["layout"] == "NCHW":
-            if out is None:
-                out = np.empty((views.shape[0], 3) + views.shape[1:3], dtype=np.float32)
-            np.multiply(source.transpose(0, 3, 1, 2), gain[:, None, None], out=out)
-            out += shift[:, None, None]
-        else:
-            if out is None:
-                out = np.empty(views.shape, dtype=np.float32)
-            np.multiply(source, gain, out=out)
-            out += shift
-        return out
+            self._affine = affine(pre["scale"], pre["mean"], pre["std"])
+        return normalise(views, *self._affine, pre["channel_order"], pre["layout"], out=out)
 
     def _tensor(self, items, spread=None):
         """The model's input tensor for prepared images (each ``(n_views, h, w, 3)`` uint8).

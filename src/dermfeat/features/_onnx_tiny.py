@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._files import atomic_write
+
 _lock = threading.Lock()
 _written = {}
 
@@ -145,10 +147,7 @@ def write_tiny_onnx_model(path=None, **kwargs):
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"tiny-{digest[:16]}.onnx"
         if not _has_content(target, digest):
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
+            atomic_write(target, data, durable=False)
         _written[digest] = os.fspath(target)
         return _written[digest]
 

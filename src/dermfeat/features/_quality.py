@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..utils._param_validation import InvalidParameterError, Interval
-from ._handcrafted import _HandcraftedFamily
+from ._family import _HandcraftedFamily
 
 #: Immerkaer's noise-estimation kernel (difference of two Laplacians).
 _NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)

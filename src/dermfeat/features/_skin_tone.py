@@ -7,7 +7,7 @@ from numbers import Real
 import numpy as np
 
 from ..utils._param_validation import Interval
-from ._handcrafted import _HandcraftedFamily
+from ._family import _HandcraftedFamily
 
 #: ITA skin-tone categories from lightest to darkest (ordinal codes 0-5).
 ITA_CATEGORIES = ("very light", "light", "intermediate", "tan", "brown", "dark")

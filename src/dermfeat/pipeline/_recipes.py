@@ -17,6 +17,7 @@ from sklearn.svm import SVC
 from sklearn.pipeline import make_union
 
 from ..model_selection import ThresholdTunedClassifier
+from ..zoo._entries import CARD_FILES
 from ._factory import make_image_pipeline
 from ._image_pipeline import ImagePipeline
 from ._resampled import ResampledClassifier
@@ -45,14 +46,9 @@ EMBEDDINGS = {
     "dinov2_patch_int8": ("dinov2_vits14_int8.json", "patch_mean"),
 }
 
-#: Card file -> the :mod:`dermfeat.zoo` model used when no model folder holds that card.
-ZOO_MODELS = {
-    "efficientnet_lite0.json": "efficientnet-lite0",
-    "efficientnet_lite2.json": "efficientnet-lite2",
-    "dinov2_vits14.json": "dinov2-small",
-    "efficientnet_lite0_int8.json": "efficientnet-lite0-int8",
-    "dinov2_vits14_int8.json": "dinov2-small-int8",
-}
+#: Card file -> the :mod:`dermfeat.zoo` model used when no model folder holds that card
+#: (the zoo owns the model names).
+ZOO_MODELS = CARD_FILES
 
 HEADS = ("logistic", "svm", "mlp", "gb")
 IMBALANCE = ("none", "balanced", "oversample", "undersample", "smote")

@@ -10,8 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseImagePreprocessor, as_image_list
-from ..features._handcrafted import rgb_to_lab, to_working_size
-from ..features._redness import otsu_threshold
+from ..imaging import otsu_threshold, rgb_to_lab, to_working_size
 from ..io import image_name, source_bytes
 from ..utils._param_validation import Interval
 

@@ -198,7 +198,7 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
     max_upload_bytes : int, default=DEFAULT_MAX_UPLOAD_BYTES
         Largest accepted file (20 MiB).
     max_pixels : int, default=DEFAULT_MAX_PIXELS
-        Largest accepted image (50 megapixels), checked from the header.
+        Largest accepted image (64 megapixels, the io limit), checked from the header.
     severity_model : path or fitted classifier, optional
         See :class:`DemoPredictor`; without it nothing is said about severity.
     allowed_hosts : sequence of str or None, default=LOCAL_HOSTS

@@ -18,14 +18,13 @@ import cv2
 import numpy as np
 
 from .._exceptions import InvalidImageError
+# the largest image accepted, in pixels: the library's one limit (64 megapixels), checked
+# from the header before the pixels are decoded
+from ..io import DEFAULT_MAX_PIXELS
 
 #: Largest upload accepted, in bytes (20 MiB): a 12-megapixel phone JPEG is
 #: 3-8 MB and a HEIC 1-4 MB.  Enforced before any decoding.
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-
-#: Largest image accepted, in pixels (50 megapixels, e.g. a 48 MP phone photo):
-#: checked from the header before the pixels are decoded.
-DEFAULT_MAX_PIXELS = 50_000_000
 
 #: Images whose shorter side is below this many pixels are refused.
 MIN_SIDE = 32

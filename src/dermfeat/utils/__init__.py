@@ -1,6 +1,10 @@
-"""Utilities: parameter validation, estimator discovery and shared checks."""
+"""Utilities on the ground floor: parameter validation, safe file writing and hashing.
 
-from ._discovery import all_image_estimators
+Estimator discovery and the shared estimator checks live in
+:mod:`dermfeat.testing` (``all_image_estimators`` is still reachable here, and
+``dermfeat.utils.estimator_checks`` still imports).
+"""
+
 from ._param_validation import (
     HasMethods,
     Interval,
@@ -17,7 +21,16 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "PathLike",
-    "all_image_estimators",
     "validate_arguments",
     "validate_parameters",
 ]
+
+
+def __getattr__(name):
+    # the old home of all_image_estimators (now dermfeat.testing, a floor above): resolved
+    # on first use only, so that importing utils never imports the estimators
+    if name == "all_image_estimators":
+        from ..testing import all_image_estimators
+
+        return all_image_estimators
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

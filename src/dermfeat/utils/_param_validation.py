@@ -184,3 +184,24 @@ def validate_arguments(owner, constraints, params):
         choices = [_describe(c) for c in allowed]
         text = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
         raise InvalidParameterError(f"The {name!r} parameter of {owner} must be {text}. Got {value!r} instead.")
+
+
+class SequenceOf:
+    """A non-empty list or tuple whose items all satisfy ``constraint``."""
+
+    def __init__(self, constraint, description=None):
+        self.constraint, self.description = constraint, description
+
+    def is_satisfied_by(self, value):
+        if not isinstance(value, (list, tuple)) or len(value) == 0:
+            return False
+        for item in value:
+            if isinstance(self.constraint, type):
+                if not isinstance(item, self.constraint) or isinstance(item, bool):
+                    return False
+            elif not self.constraint.is_satisfied_by(item):
+                return False
+        return True
+
+    def __str__(self):
+        return self.description or f"a non-empty list or tuple of {self.constraint}"

@@ -41,7 +41,6 @@ installed.
 >>> features = OnnxEmbedder("efficientnet-lite0").fit_transform(images)  # doctest: +SKIP
 """
 
-from ._quantize import default_calibration_images, quantize_model
 from ._registry import (
     ZooModelUnavailable,
     get_cache_dir,
@@ -63,3 +62,17 @@ __all__ = [
     "model_card_path",
     "quantize_model",
 ]
+
+
+def __getattr__(name):
+    # quantize_model runs models through dermfeat.features.OnnxEmbedder, a floor above the
+    # registry that the features themselves use: it is imported on first use only
+    if name in ("default_calibration_images", "quantize_model"):
+        from . import _quantize
+
+        return getattr(_quantize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

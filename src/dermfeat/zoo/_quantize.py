@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._files import atomic_write
+
 __all__ = ["default_calibration_images", "quantize_model"]
 
 METHODS = ("static", "dynamic")
@@ -254,18 +256,6 @@ def _quantize_file(source, target, options, reader):
     return excluded
 
 
-def _write_atomically(path, data):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _check_options(method, per_channel, calibrate_method, op_types, exclude_op_types, exclude_nodes,
                    skip_activation_products, batch_size):
     if method not in METHODS:
@@ -468,10 +458,10 @@ def quantize_model(model, calibration_images, out, *, method="static", per_chann
     data, card = _quantize(model, calibration_images, validation_images, options, name=name,
                            n_threads=n_threads, out=out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out, data)
+    atomic_write(out, data)
     card_path = out.with_suffix(".json")
     card = {"name": card.pop("name"), "file": out.name, "sha256": hashlib.sha256(data).hexdigest(), **card}
-    _write_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
+    atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
     return card_path
 
 
@@ -491,3 +481,11 @@ def build_zoo_int8(fp32_card_path, recipe, *, name):
     card["quantization"]["images"] = (f"dermfeat.zoo.default_calibration_images({recipe or ''}): synthetic "
                                       "photographs, make_lesion_images(random_state=0)")
     return data, card
+
+
+def build_int8_entry(entry, source, cache_dir):
+    """The builder of the zoo's ``-int8`` entries: quantise the (built) float32 model ``entry.base``."""
+    from ._registry import model_card_path
+
+    data, card = build_zoo_int8(model_card_path(entry.base, cache_dir=cache_dir), entry.recipe, name=entry.name)
+    return data, {"quantization": card["quantization"]}

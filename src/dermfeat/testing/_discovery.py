@@ -27,7 +27,7 @@ def all_image_estimators(kind=None):
 
     Examples
     --------
-    >>> from dermfeat.utils import all_image_estimators
+    >>> from dermfeat.testing import all_image_estimators
     >>> names = [name for name, _ in all_image_estimators()]
     >>> isinstance(names, list)
     True
