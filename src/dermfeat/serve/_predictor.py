@@ -10,7 +10,8 @@ FastAPI; the CLI and the tests can use it directly.
 from __future__ import annotations
 
 import base64
-import threading
+import copy
+import os
 import time
 from pathlib import Path
 
@@ -32,6 +33,12 @@ MIN_SIDE = 32
 
 #: Longest side of the image the heat map is computed on and shown at.
 DISPLAY_SIZE = 640
+
+#: Occlusion settings of the demo's heat map (see
+#: :func:`~dermfeat.explain.occlusion_sensitivity`): the photo's longer side is
+#: scaled to ``working_size`` and a patch of ``patch_size`` of its shorter side
+#: slides by half a patch.
+HEATMAP_OCCLUSION = {"patch_size": 0.25, "working_size": 320}
 
 #: Thresholds of the image-quality warnings, on the features of
 #: :class:`~dermfeat.features.QualityFeatures` at its default working size
@@ -167,6 +174,34 @@ def _contains(estimator, cls):
     return any(isinstance(est, cls) for est in _walk(estimator))
 
 
+def what_the_model_sees(estimator):
+    """Which part of the photograph the model analyses, in words (for the page).
+
+    An embedding network (:class:`~dermfeat.features.OnnxEmbedder`) resizes the
+    photo and keeps its central square (``tta_crops=5``: the centre and the four
+    corners, which cover all of it); handcrafted measurements use the whole photo.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from dermfeat.features import ColorFeatures, OnnxEmbedder
+    >>> from dermfeat.serve._predictor import what_the_model_sees
+    >>> what_the_model_sees(make_pipeline(ColorFeatures(), LogisticRegression()))
+    'the whole photo'
+    >>> what_the_model_sees(make_pipeline(OnnxEmbedder("m.onnx"), LogisticRegression()))[:40]
+    'the central square of the photo: the ima'
+    """
+    from ..features import OnnxEmbedder
+    from ..persistence._models import _walk
+
+    embedders = [est for est in _walk(estimator) if isinstance(est, OnnxEmbedder)]
+    if not embedders or all(est.tta_crops == 5 for est in embedders):
+        return "the whole photo"
+    return ("the central square of the photo: the image-recognition network does not see the edges of a wide or "
+            "tall photo (a third of the width of a 4:3 photo), so keep the affected skin in the centre")
+
+
 def _validation_info(validation):
     """The cross-validated figures a model file carries (``dermfeat fit --validate``), for the page."""
     from ..evaluation import describe_validation
@@ -178,6 +213,35 @@ def _validation_info(validation):
         "validation_summary": describe_validation(validation, short=True),
         "validation_text": describe_validation(validation),
     }
+
+
+def serving_copy(estimator, n_threads=1):
+    """A copy of a fitted model whose steps each compute on ``n_threads`` cores.
+
+    The web demo answers several uploads at once, one per core: each request
+    then runs the backbone on one core (onnxruntime sessions are shared by the
+    threads and safe to run concurrently), which serves more photos per second
+    than every request fanning out to all cores.  Only execution settings
+    change (``n_threads`` of every step that has it); features and predictions
+    do not.  The caller's model is left untouched.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from dermfeat.features import OnnxEmbedder
+    >>> from dermfeat.serve._predictor import serving_copy
+    >>> model = make_pipeline(OnnxEmbedder("m.onnx"), LogisticRegression())
+    >>> serving_copy(model)[0].n_threads, model[0].n_threads
+    (1, None)
+    """
+    from ..persistence._models import _walk
+
+    served = copy.deepcopy(estimator)
+    for est in _walk(served):
+        if "n_threads" in est.get_params(deep=False):
+            est.set_params(n_threads=n_threads)
+    return served
 
 
 def _load(model, allow_pickle, model_dir):
@@ -263,7 +327,10 @@ class DemoPredictor:
             self.severity_model_ = sev
         self._quality = QualityFeatures().fit()
         self._tone = SkinToneFeatures().fit()
-        self._lock = threading.Lock()
+        # Requests run side by side (no lock): each on one core, on its own copy of
+        # nothing but the execution settings (see serving_copy).
+        self._served = serving_copy(self.model_)
+        self._served_severity = None if self.severity_model_ is None else serving_copy(self.severity_model_)
         self.info_ = self._describe()
 
     def _describe(self):
@@ -305,6 +372,7 @@ class DemoPredictor:
             "dermfeat_version": meta.get("dermfeat_version"),
             "saved": meta.get("saved"),
             "severity": self.severity_model_ is not None,
+            "view": what_the_model_sees(self.model_),
             **_validation_info(meta.get("validation")),
         }
 
@@ -337,8 +405,9 @@ class DemoPredictor:
             Name used in error messages.
         heatmap : bool, default=False
             Also compute the occlusion heat map of the predicted class
-            (:func:`~dermfeat.explain.occlusion_sensitivity`, about 80 more
-            evaluations of the model).
+            (:func:`~dermfeat.explain.occlusion_sensitivity` with
+            :data:`HEATMAP_OCCLUSION`: about 50 occluded copies, in batches
+            spread over the cores).
 
         Returns
         -------
@@ -352,7 +421,9 @@ class DemoPredictor:
             ``skin_tone`` (``ita``, ``category``, ``reliable``), ``width``,
             ``height``, ``seconds``, ``disclaimer``; with ``heatmap``: ``heatmap``
             (PNG data URL of the overlay), ``image`` (JPEG data URL of the
-            analysed photo) and ``heatmap_target``; with a severity model:
+            analysed photo), ``heatmap_target``, ``heatmap_evaluations`` and
+            ``heatmap_max_drop`` (the drop of the probability the hottest colour
+            stands for: the colour scale); with a severity model:
             ``severity``.
 
         Raises
@@ -360,20 +431,23 @@ class DemoPredictor:
         InvalidImageError
             See :meth:`decode`.
         """
+        from ..base._threads import opencv_single_threaded
+        from ..explain import predict_image
+
         start = time.perf_counter()
         image = self.decode(data, name=name)
         h, w = image.shape[:2]
         info = self.info_
-        with self._lock:
-            proba = self.model_.predict_proba([image])[0]
-            predicted = self.model_.predict([image])[0]
+        # each request keeps to one core: OpenCV's own pool would only compete with the other requests
+        with opencv_single_threaded():
+            prediction = predict_image(self._served, image)  # features once: probabilities and class
             quality = self._quality.transform([image])[0]
             tone = self._tone.transform([image])[0]
-            severity = self._severity(image) if self.severity_model_ is not None else None
-            heat = self._heatmap(image, predicted) if heatmap else None
+            severity = self._severity(image) if self._served_severity is not None else None
+            heat = self._heatmap(image, prediction.label) if heatmap else None
         classes = info["classes"]
-        probabilities = {c: float(p) for c, p in zip(classes, proba)}
-        label = str(predicted)
+        probabilities = {c: float(p) for c, p in zip(classes, prediction.probabilities)}
+        label = str(prediction.label)
         q = dict(zip(self._quality.get_feature_names_out(), quality.tolist()))
         t = dict(zip(self._tone.get_feature_names_out(), tone.tolist()))
         from ..features import ita_category
@@ -409,12 +483,12 @@ class DemoPredictor:
         return result
 
     def _severity(self, image):
-        sev = self.severity_model_
-        proba = sev.predict_proba([image])[0]
-        levels = [str(c) for c in sev.classes_]
-        level = str(sev.predict([image])[0])
-        return {"level": level, "probability": round(float(proba[levels.index(level)]), 4),
-                "probabilities": {c: round(float(p), 4) for c, p in zip(levels, proba)}}
+        from ..explain import predict_image
+
+        prediction = predict_image(self._served_severity, image)
+        levels, level = [str(c) for c in prediction.classes], str(prediction.label)
+        return {"level": level, "probability": round(prediction.probability(), 4),
+                "probabilities": {c: round(float(p), 4) for c, p in zip(levels, prediction.probabilities)}}
 
     def _heatmap(self, image, target):
         from ..explain import occlusion_sensitivity
@@ -423,9 +497,13 @@ class DemoPredictor:
         if max(h, w) > DISPLAY_SIZE:
             scale = DISPLAY_SIZE / max(h, w)
             image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        result = occlusion_sensitivity(self.model_, image, target=target)
+        # the occluded copies in batches, one batch per core at a time
+        result = occlusion_sensitivity(self._served, image, target=target, n_jobs=os.cpu_count() or 1,
+                                       batch_size=16, **HEATMAP_OCCLUSION)
         return {
             "heatmap": _data_url(result.overlay(), "png"),
+            # the colour scale: from no drop (0) to this drop of the probability (the hottest colour)
+            "heatmap_max_drop": round(max(0.0, float(np.max(result.heatmap))), 4),
             "image": _data_url(image, "jpeg"),
             "heatmap_target": str(result.target),
             "heatmap_evaluations": int(result.n_evaluations),
