@@ -124,8 +124,9 @@ def occlusion_sensitivity(
         evaluations); the heat map is returned at the original resolution.
         ``None`` keeps the original size.
     batch_size : int, default=32
-        Occluded copies per ``predict_proba`` call: each batch goes through the
-        feature steps and the model together.
+        At most this many occluded copies per ``predict_proba`` call (the
+        batches are of equal sizes): each batch goes through the feature steps
+        and the model together.
     n_jobs : int, optional
         Batches evaluated at the same time, by threads (the model, NumPy and
         OpenCV release the GIL).  Worth it when the model computes each batch on
@@ -186,8 +187,11 @@ def occlusion_sensitivity(
             batch.append(copy)
         return reference - estimator.predict_proba(batch)[:, t]
 
-    parts = [boxes[start : start + batch_size] for start in range(0, len(boxes), batch_size)]
-    workers = 1 if n_jobs is None else max(1, min(int(n_jobs), len(parts)))
+    # batches of at most batch_size copies, of equal sizes, and at least one per worker
+    workers = 1 if n_jobs is None else max(1, min(int(n_jobs), len(boxes)))
+    n_parts = max(-(-len(boxes) // max(1, int(batch_size))), workers)
+    cuts = np.linspace(0, len(boxes), n_parts + 1).round().astype(int)
+    parts = [boxes[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dermfeat-occlusion") as pool:
             results = list(pool.map(drops, parts))
