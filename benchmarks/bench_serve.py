@@ -9,19 +9,25 @@ neither is copied into the repository) and saves it in a temporary folder.  Then
 for each code version, it starts ``dermfeat serve``'s application (``create_app``
 under uvicorn, its own defaults) in a subprocess listening on 127.0.0.1 only, and:
 
-1. sends one heat-map request at a time to the idle server (``--heatmaps`` of them)
-   and reports their latency: what one user waits for a heat map;
+1. sends one heat-map request at a time to an otherwise idle server (``--heatmaps``
+   of them) and reports their latency: what one user waits for a heat map;
 2. sends ``--clients`` concurrent clients x ``--requests`` uploads each of one real
    photograph (keep-alive connections, multipart form, no heat map), and reports
-   requests per second, the latency percentiles and the server's resident memory
+   requests per second, the server's CPU time per request (user + system, all
+   threads: what bounds an idle machine's throughput, and much less sensitive to
+   other work on a busy one), the latency percentiles and the server's resident memory
    sampled every 100 ms (after the warm-up, at the end and its peak; "flat" means
    the second half of the run peaks no higher than the first half plus 5 %).
 
+Both servers run at the same time but only one is sent work at a time: the heat
+maps alternate between them, and the uploads are split into ``--rounds`` rounds
+that alternate (before, after, after, before, ...), so that a change in the
+machine's other load during the run weighs on both alike.
+
 "before" is the serving code of the base commit (``--base``, the commit this work
 started from), exported with ``git archive`` into the temporary folder and run from
-there; "after" is this checkout's ``src``.  The two servers run one after the other
-on the same machine, model and photograph, so their ratio is meaningful even on a
-busy machine; the absolute figures are not.  Every request has a time-out and the
+there; "after" is this checkout's ``src``.  Same machine, model and photograph, so
+their ratio is meaningful even on a busy machine; the absolute figures are not.  Every request has a time-out and the
 run stops after ``--max-seconds`` per server; both servers are stopped at the end.
 """
 
@@ -167,24 +173,37 @@ def request(port, method, path, body=None, conn=None, timeout=120):
     return response.status, seconds
 
 
-def heatmaps(server, body, n):
-    request(server.port, "POST", "/api/predict?heatmap=1", body)  # warm-up
-    return [request(server.port, "POST", "/api/predict?heatmap=1", body)[1] for _ in range(n)]
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (all its threads)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
-def load(server, body, clients, n_requests, max_seconds):
-    """Latencies and statuses of ``clients`` x ``n_requests`` uploads; memory samples; wall time."""
-    for _ in range(4):  # warm-up: sessions, code paths
-        request(server.port, "POST", "/api/predict", body)
-    samples, stop = [], threading.Event()
+class Memory:
+    """The resident memory of a server process, sampled every 100 ms in a thread."""
 
-    def sample():
-        start = time.perf_counter()
-        while not stop.is_set():
-            samples.append((time.perf_counter() - start, rss_mb(server.proc.pid)))
-            stop.wait(0.1)
+    def __init__(self, pid):
+        self.pid, self.samples, self.stop = pid, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
-    deadline = time.monotonic() + max_seconds
+    def _run(self):
+        while not self.stop.is_set():
+            self.samples.append(rss_mb(self.pid))
+            self.stop.wait(0.1)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        return np.array(self.samples)
+
+
+def burst(server, body, clients, n_requests, deadline):
+    """``clients`` keep-alive connections each sending ``n_requests`` uploads: ``(results, seconds)``."""
 
     def client(_):
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
@@ -198,34 +217,61 @@ def load(server, body, clients, n_requests, max_seconds):
             conn.close()
         return out
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = [r for part in pool.map(client, range(clients)) for r in part]
-    wall = time.perf_counter() - start
-    stop.set()
-    sampler.join()
-    return results, samples, wall
+    return results, time.perf_counter() - start
 
 
-def report(name, results, samples, wall, heat):
+def compare(servers, body, args):
+    """Heat maps, then the concurrent uploads, in rounds that alternate between the servers.
+
+    Alternating (before, after, after, before, ...) spreads any change in the
+    machine's other load over both servers alike.
+    """
+    names = list(servers)
+    heat = {name: [] for name in names}
+    for name in names:  # warm-up: sessions, code paths
+        request(servers[name].port, "POST", "/api/predict?heatmap=1", body)
+        for _ in range(4):
+            request(servers[name].port, "POST", "/api/predict", body)
+    for i in range(args.heatmaps):
+        for name in names if i % 2 == 0 else names[::-1]:
+            heat[name].append(request(servers[name].port, "POST", "/api/predict?heatmap=1", body)[1])
+    memory = {name: Memory(servers[name].proc.pid) for name in names}
+    results = {name: [] for name in names}
+    wall, cpu = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
+    per_round = max(1, args.requests // args.rounds)
+    deadline = time.monotonic() + args.max_seconds
+    for i in range(args.rounds):
+        for name in names if i % 2 == 0 else names[::-1]:
+            before = cpu_seconds(servers[name].proc.pid)
+            part, seconds = burst(servers[name], body, args.clients, per_round, deadline)
+            cpu[name] += cpu_seconds(servers[name].proc.pid) - before
+            results[name] += part
+            wall[name] += seconds
+    rss = {name: memory[name].close() for name in names}
+    return {name: report(name, results[name], rss[name], wall[name], cpu[name], heat[name]) for name in names}
+
+
+def report(name, results, rss, wall, cpu, heat):
     statuses = [s for s, _ in results]
     ok = np.array([t for s, t in results if s == 200])
-    rss = np.array([m for _, m in samples])
     half = len(rss) // 2
-    flat = rss[half:].max() <= 1.05 * rss[:half].max() if half else False
+    flat = bool(half) and rss[half:].max() <= 1.05 * rss[:half].max()
     line = {
         "requests": len(results), "ok": int((np.array(statuses) == 200).sum()),
-        "rps": len(ok) / wall, "p50": np.percentile(ok, 50), "p90": np.percentile(ok, 90),
+        "rps": len(ok) / wall, "cpu_ms": 1000 * cpu / max(1, len(results)), "p50": np.percentile(ok, 50), "p90": np.percentile(ok, 90),
         "p99": np.percentile(ok, 99), "max": ok.max(),
         "rss_start": rss[0], "rss_end": rss[-1], "rss_peak": rss.max(), "flat": flat,
         "heat_median": float(np.median(heat)), "heat_max": float(np.max(heat)),
     }
-    print(f"{name:6s} {line['ok']:5d}/{line['requests']:<5d} {line['rps']:7.2f} req/s   "
+    print(f"{name:6s} {line['ok']:5d}/{line['requests']:<5d} {line['rps']:7.2f} req/s  "
+          f"{line['cpu_ms']:5.1f} ms CPU/request   "
           f"p50 {line['p50']:.3f} s  p90 {line['p90']:.3f} s  p99 {line['p99']:.3f} s  max {line['max']:.3f} s   "
           f"RSS {line['rss_start']:.0f} -> {line['rss_end']:.0f} MB (peak {line['rss_peak']:.0f}, "
-          f"{'flat' if flat else 'GROWING'})   heat map {line['heat_median']:.3f} s (max {line['heat_max']:.3f})")
+          f"{'flat' if flat else 'GROWING'})   one heat map: median {line['heat_median']:.3f} s "
+          f"(max {line['heat_max']:.3f})")
     return line
 
 
@@ -236,7 +282,8 @@ def main(argv=None):
     parser.add_argument("--heatmaps", type=int, default=5, help="heat-map requests timed one at a time")
     parser.add_argument("--base", default=BASE, help="commit whose serving code is 'before'")
     parser.add_argument("--skip-before", action="store_true")
-    parser.add_argument("--max-seconds", type=float, default=900, help="per server, for the concurrent run")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the uploads are split into")
+    parser.add_argument("--max-seconds", type=float, default=1800, help="bound on the concurrent uploads, all rounds")
     args = parser.parse_args(argv)
     if not PHOTO.is_file() or not (MODELS / "efficientnet_lite0.onnx").is_file():
         raise SystemExit("needs ../shared/data/dermnetnz and ../shared/models/efficientnet_lite0.onnx")
@@ -255,18 +302,18 @@ def main(argv=None):
             else:
                 versions.append((f"before ({args.base})", src))
         versions.append(("after", ROOT / "src"))
-        lines = {}
-        for name, src in versions:
-            server = Server(src, model)
-            try:
-                heat = heatmaps(server, body, args.heatmaps)
-                results, samples, wall = load(server, body, args.clients, args.requests, args.max_seconds)
-            finally:
+        servers = {}
+        try:
+            for name, src in versions:
+                servers[name.split()[0]] = Server(src, model)
+            lines = compare(servers, body, args)
+        finally:
+            for server in servers.values():
                 server.stop()
-            lines[name.split()[0]] = report(name.split()[0], results, samples, wall, heat)
         if "before" in lines:
             b, a = lines["before"], lines["after"]
             print(f"after / before: throughput x{a['rps'] / b['rps']:.2f} (goal >= 1.8), "
+                  f"CPU per request x{b['cpu_ms'] / a['cpu_ms']:.2f} less, "
                   f"p99 {b['p99']:.3f} -> {a['p99']:.3f} s (goal <= 1 s), "
                   f"one heat map {b['heat_median']:.3f} -> {a['heat_median']:.3f} s "
                   f"(x{b['heat_median'] / a['heat_median']:.1f} faster; goal <= 1 s), memory {'flat' if a['flat'] else 'GROWING'}")
