@@ -49,3 +49,26 @@ def test_errors(region_model):
         occlusion_sensitivity(model, images[0], fill="zebra")
     with pytest.raises(TypeError, match="fitted classifier"):
         occlusion_sensitivity(MeanColour(), images[0])
+
+
+def test_batches_in_parallel_threads_give_the_same_map(region_model):
+    model, images, y = region_model
+    image = images[np.flatnonzero(y)[0]]
+    one = occlusion_sensitivity(model, image, working_size=None, patch_size=12, stride=6)
+    for n_jobs, batch_size in ((2, 32), (3, 5), (8, 1000)):
+        other = occlusion_sensitivity(model, image, working_size=None, patch_size=12, stride=6, n_jobs=n_jobs,
+                                      batch_size=batch_size)
+        assert np.array_equal(one.heatmap, other.heatmap) and other.n_evaluations == one.n_evaluations
+
+
+def test_colour_scale_under_the_overlay(region_model):
+    from dermfeat.explain import colour_bar
+
+    model, images, y = region_model
+    result = occlusion_sensitivity(model, images[1], working_size=None)
+    plain, scaled = result.overlay(), result.overlay(colorbar=True)
+    assert scaled.shape[0] > plain.shape[0] and np.array_equal(scaled[: plain.shape[0]], plain)
+    bar = colour_bar(400, 0.25)
+    assert bar.shape[1] == 400
+    row = bar[6, 10:390]  # the ramp runs from the coldest colour to the hottest
+    assert row[0, 2] > row[0, 0] and row[-1, 0] > row[-1, 2]

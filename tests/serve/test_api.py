@@ -41,6 +41,14 @@ def test_page_is_self_contained_and_says_not_a_diagnosis(client):
     assert client.get("/openapi.json").status_code == 404
 
 
+def test_page_describes_the_model_in_plain_words(client):
+    page = client.get("/").text
+    assert "photos described by colour measurements, weighed by a logistic-regression model" in page
+    assert "logistic head" not in page and "color features" not in page
+    assert "What it looks at:</b> the whole photo" in page  # colour measurements use all of it
+    assert 'class="ramp"' in page and 'id="scalemax"' in page  # the heat map's colour scale
+
+
 def test_model_info(client, saved_model):
     info = client.get("/api/model").json()
     assert info["classes"] == ["atopic_dermatitis", "eczema"]
@@ -82,6 +90,7 @@ def test_predict_with_heatmap(client, photo):
     assert r["image"].startswith("data:image/jpeg;base64,")
     assert r["heatmap_target"] == r["class"]
     assert r["heatmap_evaluations"] > 10
+    assert 0 <= r["heatmap_max_drop"] <= 1
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])

@@ -1,5 +1,7 @@
 """``dermfeat serve``: options, errors, and what it hands to uvicorn."""
 
+import os
+
 import pytest
 
 from dermfeat.cli import main
@@ -53,7 +55,7 @@ def test_burst_limits_are_passed_to_the_app(saved_model, monkeypatch):
     assert main(["serve", str(saved_model[0]), "--max-concurrent", "3", "--max-queued", "5"]) == 0
     assert (calls[0].state.max_concurrent, calls[0].state.max_queued) == (3, 5)
     defaults = build_parser().parse_args(["serve", "model.skops"])
-    assert (defaults.max_concurrent, defaults.max_queued) == (2, 8)
+    assert (defaults.max_concurrent, defaults.max_queued) == (min(os.cpu_count() or 1, 8), 8)  # one per core
 
 
 def test_a_bad_model_or_severity_model_is_one_line_naming_it(saved_model, tmp_path, monkeypatch, capsys):

@@ -157,3 +157,82 @@ def test_non_finite_features_become_null(predictor, clean_image, monkeypatch):
     r = predictor.predict(clean_image)
     assert r["skin_tone"]["ita"] is None and r["skin_tone"]["category"] == "unknown"
     json.dumps(r, allow_nan=False)  # what the JSON response needs
+
+
+# ------------------------------------------------------------ serving path
+
+_BARRIER = None
+
+
+class _Meeting:
+    """A classifier whose predictions wait until two requests are inside it at the same time."""
+
+    classes_ = np.array(["atopic_dermatitis", "eczema"])
+
+    def predict_proba(self, X):
+        _BARRIER.wait()  # BrokenBarrierError (after the timeout) if requests are serialised
+        return np.array([[0.3, 0.7]] * len(X))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def test_requests_are_analysed_side_by_side(clean_image):
+    """No lock around the prediction: two uploads are inside the model at once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    global _BARRIER
+    _BARRIER = threading.Barrier(2, timeout=60)
+    predictor = DemoPredictor(_Meeting())
+    data = encode(clean_image, "PNG")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: predictor.predict(data), range(2)))
+    assert [r["class"] for r in results] == ["eczema", "eczema"]
+    assert not _BARRIER.broken
+
+
+class _CountingColour(ColorFeatures):
+    """ColorFeatures that counts the photos it extracts features from."""
+
+    seen = 0
+
+    def transform(self, X):
+        out = super().transform(X)
+        type(self).seen += len(out)
+        return out
+
+
+def test_features_once_per_upload_and_the_same_probability_as_predict(saved_model, photo):
+    from dermfeat.cli._predict import predict_rows
+    from dermfeat.persistence import load_model
+
+    data = saved_model[1]
+    model = make_pipeline(_CountingColour(), LogisticRegression(max_iter=1000)).fit(list(data.filenames), data.labels)
+    predictor = DemoPredictor(model)
+    _CountingColour.seen = 0
+    result = predictor.predict(photo.read_bytes())
+    assert _CountingColour.seen == 1  # probability and class from one pass
+    saved, meta = load_model(saved_model[0])
+    row = predict_rows(saved, meta, [str(photo)])[0]
+    r = DemoPredictor(saved_model[0]).predict(photo.read_bytes(), heatmap=True)
+    assert (r["positive_probability"], r["class"]) == (row["probability"], row["class"])
+    assert r["heatmap_target"] == r["class"] and r["heatmap_max_drop"] >= 0
+    assert result["class"] in ("atopic_dermatitis", "eczema")
+
+
+def test_the_served_copy_computes_on_one_core_and_leaves_the_model_alone(tmp_path):
+    from dermfeat.features import OnnxEmbedder
+    from dermfeat.features._onnx_tiny import write_tiny_onnx_model
+    from dermfeat.serve._predictor import serving_copy
+
+    pytest.importorskip("onnxruntime")
+    images = make_lesion_images(20, image_size=48, random_state=0)
+    embedder = OnnxEmbedder(write_tiny_onnx_model(), resize_short_side=40, center_crop=32)
+    model = make_pipeline(embedder, StandardScaler(), LogisticRegression()).fit(images.images, images.labels)
+    served = serving_copy(model)
+    assert served[0].n_threads == 1 and model[0].n_threads is None
+    assert np.array_equal(served.predict_proba(images.images), model.predict_proba(images.images))
+    predictor = DemoPredictor(model)
+    assert predictor.model_ is model and model[0].n_threads is None
+    assert "central square" in predictor.info_["view"]

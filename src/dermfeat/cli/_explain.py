@@ -26,7 +26,10 @@ def run(args):
 
     model, _ = load_saved_model(args.model, allow_pickle=args.allow_pickle, model_dir=args.model_dir)
     result = occlusion_sensitivity(model, args.image, target=args.target, patch_size=args.patch)
-    side = np.hstack([result.image, np.full((result.image.shape[0], 8, 3), 255, np.uint8), result.overlay()])
+    overlay = result.overlay(colorbar=True)  # the colour scale under the heat map
+    photo = np.vstack([result.image, np.full((overlay.shape[0] - result.image.shape[0],) + result.image.shape[1:], 255,
+                                             np.uint8)])
+    side = np.hstack([photo, np.full((overlay.shape[0], 8, 3), 255, np.uint8), overlay])
     try:
         ok = cv2.imwrite(args.output, cv2.cvtColor(side, cv2.COLOR_RGB2BGR))
     except cv2.error as exc:  # e.g. an extension OpenCV has no writer for

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..io import read_image
+from ._prediction import predict_image
 
 
 @dataclass
@@ -25,7 +27,9 @@ class OcclusionMap:
     target : object
         The class whose probability was measured.
     base_probability : float
-        Its probability on the intact image.
+        Its probability on the intact photograph: the one ``predict``,
+        ``dermfeat predict`` and the web demo report (the map's drops are
+        measured from the working copy's own probability).
     patch_size, stride : int
         In pixels of the working image.
     n_evaluations : int
@@ -45,9 +49,9 @@ class OcclusionMap:
         """``(row, column)`` of the heat map's maximum."""
         return tuple(int(v) for v in np.unravel_index(np.argmax(self.heatmap), self.heatmap.shape))
 
-    def overlay(self, alpha=0.45, colormap=cv2.COLORMAP_JET):
+    def overlay(self, alpha=0.45, colormap=cv2.COLORMAP_JET, *, colorbar=False):
         """The image with the heat map blended over it (see :func:`overlay_heatmap`)."""
-        return overlay_heatmap(self.image, self.heatmap, alpha=alpha, colormap=colormap)
+        return overlay_heatmap(self.image, self.heatmap, alpha=alpha, colormap=colormap, colorbar=colorbar)
 
 
 def _fill(image, fill):
@@ -81,15 +85,19 @@ def occlusion_sensitivity(
     fill="mean",
     working_size=384,
     batch_size=32,
+    n_jobs=None,
 ):
     """Explain one prediction of any fitted image pipeline by occluding patches.
 
     Grad-CAM needs gradients, which an ONNX backbone run by onnxruntime does not
     expose, and it cannot explain handcrafted features.  Occlusion works for any
     fitted estimator whose ``predict_proba`` takes images: a patch of neutral fill
-    slides over the photograph, every occluded copy goes through the *whole*
-    pipeline (decoding, feature extraction, head), and the drop of the target
-    class's probability is credited to the covered pixels.
+    slides over the photograph, the occluded copies go through the *whole*
+    pipeline (feature extraction, head) in batches, and the drop of the target
+    class's probability is credited to the covered pixels.  The photograph's own
+    probability (``base_probability``) is computed as ``dermfeat predict`` and the
+    web demo compute it (:func:`~dermfeat.explain.predict_image` on the decoded
+    photograph), so the three always agree.
 
     Parameters
     ----------
@@ -99,7 +107,8 @@ def occlusion_sensitivity(
     image : path, bytes or ndarray
         The photograph.
     target : class label, optional
-        Class to explain; default: the predicted class.
+        Class to explain; default: the predicted class (by the estimator's own
+        decision rule, e.g. a tuned threshold).
     patch_size : float or int, default=0.2
         Patch side: a fraction of the working image's shorter side, or pixels.
     stride : int, optional
@@ -115,7 +124,14 @@ def occlusion_sensitivity(
         evaluations); the heat map is returned at the original resolution.
         ``None`` keeps the original size.
     batch_size : int, default=32
-        Occluded copies per ``predict_proba`` call.
+        At most this many occluded copies per ``predict_proba`` call (the
+        batches are of equal sizes): each batch goes through the feature steps
+        and the model together.
+    n_jobs : int, optional
+        Batches evaluated at the same time, by threads (the model, NumPy and
+        OpenCV release the GIL).  Worth it when the model computes each batch on
+        one core, as in the web demo's workers; ``None`` evaluates them one
+        after the other.
 
     Returns
     -------
@@ -142,34 +158,48 @@ def occlusion_sensitivity(
     classes = list(getattr(estimator, "classes_", []))
     if not hasattr(estimator, "predict_proba") or not classes:
         raise TypeError("occlusion_sensitivity needs a fitted classifier with predict_proba and classes_")
-    h0, w0 = original.shape[:2]
-    work = original
-    if working_size is not None and max(h0, w0) > working_size:
-        scale = working_size / max(h0, w0)
-        work = cv2.resize(original, (max(1, round(w0 * scale)), max(1, round(h0 * scale))), interpolation=cv2.INTER_AREA)
-    h, w = work.shape[:2]
-    base = estimator.predict_proba([work])[0]
-    if target is None:
-        target = classes[int(np.argmax(base))]
+    prediction = predict_image(estimator, original)
+    target = prediction.label if target is None else target
     if target not in classes:
         raise ValueError(f"target {target!r} is not one of the estimator's classes {classes}")
     t = classes.index(target)
+    h0, w0 = original.shape[:2]
+    work, n_evaluations = original, 1
+    if working_size is not None and max(h0, w0) > working_size:
+        scale = working_size / max(h0, w0)
+        work = cv2.resize(original, (max(1, round(w0 * scale)), max(1, round(h0 * scale))), interpolation=cv2.INTER_AREA)
+        reference = float(estimator.predict_proba([work])[0][t])  # the drops are measured from the working copy
+        n_evaluations += 1
+    else:
+        reference = prediction.probability(target)
+    h, w = work.shape[:2]
     patch = int(round(patch_size * min(h, w))) if isinstance(patch_size, float) else int(patch_size)
     patch = max(1, min(patch, h, w))
     stride = max(1, patch // 2) if stride is None else int(stride)
     filler = _fill(work, fill)
     boxes = [(y, x) for y in _positions(h, patch, stride) for x in _positions(w, patch, stride)]
-    drops = np.empty(len(boxes))
-    for start in range(0, len(boxes), batch_size):
+
+    def drops(part):
         batch = []
-        for y, x in boxes[start : start + batch_size]:
+        for y, x in part:
             copy = work.copy()
             copy[y : y + patch, x : x + patch] = filler[y : y + patch, x : x + patch]
             batch.append(copy)
-        drops[start : start + len(batch)] = base[t] - estimator.predict_proba(batch)[:, t]
+        return reference - estimator.predict_proba(batch)[:, t]
+
+    # batches of at most batch_size copies, of equal sizes, and at least one per worker
+    workers = 1 if n_jobs is None else max(1, min(int(n_jobs), len(boxes)))
+    n_parts = max(-(-len(boxes) // max(1, int(batch_size))), workers)
+    cuts = np.linspace(0, len(boxes), n_parts + 1).round().astype(int)
+    parts = [boxes[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dermfeat-occlusion") as pool:
+            results = list(pool.map(drops, parts))
+    else:
+        results = [drops(part) for part in parts]
     total = np.zeros((h, w))
     count = np.zeros((h, w))
-    for (y, x), drop in zip(boxes, drops):
+    for (y, x), drop in zip(boxes, np.concatenate(results)):
         total[y : y + patch, x : x + patch] += drop
         count[y : y + patch, x : x + patch] += 1
     heat = total / np.maximum(count, 1)
@@ -179,18 +209,54 @@ def occlusion_sensitivity(
         heatmap=heat,
         image=original,
         target=target,
-        base_probability=float(base[t]),
+        base_probability=prediction.probability(target),
         patch_size=patch,
         stride=stride,
-        n_evaluations=len(boxes) + 1,
+        n_evaluations=len(boxes) + n_evaluations,
     )
 
 
-def overlay_heatmap(image, heatmap, *, alpha=0.45, colormap=cv2.COLORMAP_JET):
+def colour_bar(width, peak, *, colormap=cv2.COLORMAP_JET, label="probability drop when covered"):
+    """The colour scale of :func:`overlay_heatmap` as an RGB strip ``width`` pixels wide.
+
+    A gradient from 0 (left) to ``peak`` (right, the hottest colour) with both
+    values and ``label`` written under it, on white.
+
+    Examples
+    --------
+    >>> from dermfeat.explain import colour_bar
+    >>> bar = colour_bar(320, 0.12)
+    >>> bar.shape[1], bar.dtype.name, bool((bar[0, 0] == 255).all())
+    (320, 'uint8', True)
+    """
+    width = int(width)
+    scale = max(0.35, min(1.0, width / 900))
+    text_h = int(round(28 * scale))
+    bar_h, margin = max(8, int(round(14 * scale))), max(4, width // 40)
+    strip = np.full((bar_h + text_h + 8, width, 3), 255, np.uint8)
+    inner = max(1, width - 2 * margin)
+    ramp = np.linspace(0, 255, inner).astype(np.uint8)[None, :]
+    colours = cv2.cvtColor(cv2.applyColorMap(np.repeat(ramp, bar_h, axis=0), colormap), cv2.COLOR_BGR2RGB)
+    strip[4 : 4 + bar_h, margin : margin + inner] = colours
+    font, ink, thick = cv2.FONT_HERSHEY_SIMPLEX, (20, 20, 20), 1
+    y = 4 + bar_h + int(round(20 * scale))
+    right = f"{float(peak):.3f}" if np.isfinite(peak) and peak > 0 else "0"
+    cv2.putText(strip, "0", (margin, y), font, 0.55 * scale, ink, thick, cv2.LINE_AA)
+    (tw, _), _ = cv2.getTextSize(right, font, 0.55 * scale, thick)
+    cv2.putText(strip, right, (width - margin - tw, y), font, 0.55 * scale, ink, thick, cv2.LINE_AA)
+    (lw, _), _ = cv2.getTextSize(label, font, 0.5 * scale, thick)
+    if lw < inner - 2 * tw - 20:
+        cv2.putText(strip, label, ((width - lw) // 2, y), font, 0.5 * scale, ink, thick, cv2.LINE_AA)
+    return strip
+
+
+def overlay_heatmap(image, heatmap, *, alpha=0.45, colormap=cv2.COLORMAP_JET, colorbar=False):
     """Blend a heat map over an image.
 
     Only positive values (regions that support the decision) are coloured; the
-    map is scaled so that its maximum is the hottest colour.
+    map is scaled so that its maximum is the hottest colour.  With ``colorbar``
+    the scale is drawn under the image (:func:`colour_bar`): what the colours
+    mean, from 0 to the map's maximum.
 
     Parameters
     ----------
@@ -202,10 +268,13 @@ def overlay_heatmap(image, heatmap, *, alpha=0.45, colormap=cv2.COLORMAP_JET):
         Opacity of the heat map where it is hottest.
     colormap : int, default=cv2.COLORMAP_JET
         An OpenCV colour map.
+    colorbar : bool, default=False
+        Add the colour scale under the image (the result is then taller).
 
     Returns
     -------
     overlay : ndarray of shape (H, W, 3), uint8
+        ``(H + bar height, W, 3)`` with ``colorbar``.
 
     Examples
     --------
@@ -225,4 +294,7 @@ def overlay_heatmap(image, heatmap, *, alpha=0.45, colormap=cv2.COLORMAP_JET):
     norm = heat / peak if peak > 0 else heat
     colours = cv2.cvtColor(cv2.applyColorMap((norm * 255).astype(np.uint8), colormap), cv2.COLOR_BGR2RGB)
     weight = (alpha * norm)[..., None]
-    return np.clip(image * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
+    out = np.clip(image * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
+    if colorbar:
+        out = np.vstack([out, colour_bar(out.shape[1], peak, colormap=colormap)])
+    return out

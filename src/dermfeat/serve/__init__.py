@@ -18,15 +18,8 @@ analysed at a time, ``max_queued`` held at all).  The web part needs the ``serve
 
 from ._app import DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED, MULTIPART_OVERHEAD, UploadError, create_app
 from ._guard import LOCAL_HOSTS
-from ._predictor import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_MAX_UPLOAD_BYTES,
-    MIN_SIDE,
-    NOT_A_DIAGNOSIS,
-    QUALITY_THRESHOLDS,
-    DemoPredictor,
-    quality_warnings,
-)
+from ._predictor import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, MIN_SIDE, NOT_A_DIAGNOSIS, DemoPredictor
+from ._quality import QUALITY_THRESHOLDS, quality_warnings
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENT",

@@ -1,6 +1,7 @@
 """The FastAPI application: the page, the JSON API, upload limits and error responses."""
 
 import logging
+import os
 import threading
 
 from .. import __version__
@@ -14,14 +15,15 @@ logger = logging.getLogger("dermfeat.serve")
 #: Room for the multipart envelope (boundaries, part headers) on top of the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
-#: Uploads decoded and analysed at the same time; the others wait their turn.
-#: Together with :data:`DEFAULT_MAX_QUEUED` and the upload and pixel limits this
-#: bounds the memory a burst of uploads can take.
-DEFAULT_MAX_CONCURRENT = 2
-
 #: Uploads accepted at the same time, the waiting ones included (each holds its
 #: bytes in memory); beyond it the demo answers 503 at once, before reading the body.
 DEFAULT_MAX_QUEUED = 8
+
+#: Uploads decoded and analysed at the same time, each on one core: as many as
+#: the machine has cores (at most :data:`DEFAULT_MAX_QUEUED`); the others wait
+#: their turn.  Together with :data:`DEFAULT_MAX_QUEUED` and the upload and pixel
+#: limits this bounds the memory a burst of uploads can take.
+DEFAULT_MAX_CONCURRENT = max(1, min(os.cpu_count() or 1, DEFAULT_MAX_QUEUED))
 
 _HINTS = {
     "not_an_image": " Upload a photograph as JPEG, PNG, WebP or HEIC.",
@@ -209,7 +211,8 @@ def create_app(model, *, max_upload_bytes=DEFAULT_MAX_UPLOAD_BYTES, max_pixels=D
     model_dir : path-like, optional
         Where the embedding model files are, if moved.
     max_concurrent : int, default=DEFAULT_MAX_CONCURRENT
-        Uploads decoded and analysed at the same time (2).
+        Uploads decoded and analysed at the same time, side by side (the number
+        of cores, at most 8).
     max_queued : int, default=DEFAULT_MAX_QUEUED
         Uploads held at the same time, waiting ones included (8); more are
         answered 503 before their body is read.

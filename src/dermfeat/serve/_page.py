@@ -45,6 +45,9 @@ h3 { font-size: 15px; margin: 14px 0 4px; }
 figure { margin: 0; flex: 1 1 300px; max-width: 440px; }
 figure img { width: 100%; height: auto; border-radius: 6px; border: 1px solid var(--line); display: block; }
 figcaption { font-size: 12.5px; color: var(--muted); margin-top: 4px; }
+.scale { display: flex; align-items: center; gap: 6px; font-size: 12px; color: var(--muted); margin-top: 4px; }
+.scale .ramp { flex: 1; height: 10px; border-radius: 3px; border: 1px solid var(--line);
+  background: linear-gradient(to right, #00007f, #0000ff, #007fff, #00ffff, #7fff7f, #ffff00, #ff7f00, #ff0000, #7f0000); }
 ul.quality { margin: 4px 0; padding-left: 0; list-style: none; }
 ul.quality li { background: var(--warn-bg); color: var(--warn); border-radius: 6px; padding: 5px 10px; margin: 4px 0; }
 ul.quality li.ok { background: #e9f6ec; color: #23603a; }
@@ -104,6 +107,7 @@ SCRIPT = """
       byId("heatcaption").textContent = "Occlusion heat map for " + label(r.heatmap_target) +
         ": warm colours mark the regions whose covering lowers that probability most (" +
         r.heatmap_evaluations + " occluded copies). It shows what the model relies on, not where the disease is.";
+      byId("scalemax").textContent = "\u2212" + r.heatmap_max_drop.toFixed(3);
     }
 
     var list = byId("quality");
@@ -201,6 +205,7 @@ PAGE = Template("""<!doctype html>
 <main>
 <section class="card model" id="model">
 <div><b>Model:</b> $model</div>
+<div><b>What it looks at:</b> $view</div>
 <div><b>Classes:</b> $classes</div>
 <div><b>Decision rule:</b> $rule.</div>
 <div><b>Validation:</b> $validation.</div>
@@ -221,7 +226,9 @@ PAGE = Template("""<!doctype html>
 <p id="validation" class="validation"></p>
 <div class="images" id="figures">
 <figure><img id="photo" alt="the analysed photo"><figcaption>The analysed photo.</figcaption></figure>
-<figure><img id="heatmap" alt="occlusion heat map over the photo"><figcaption id="heatcaption"></figcaption></figure>
+<figure><img id="heatmap" alt="occlusion heat map over the photo">
+<div class="scale" title="change of the probability when the region is covered"><span>no change</span><span class="ramp"></span><span id="scalemax"></span></div>
+<figcaption id="heatcaption"></figcaption></figure>
 </div>
 <h3>Image quality</h3>
 <ul class="quality" id="quality"></ul>
@@ -265,19 +272,68 @@ def _size(n):
     return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} kB"
 
 
-def render_page(info, *, max_upload_bytes, max_pixels, heic, disclaimer, version):
-    """The HTML page for a model described by ``info`` (:attr:`DemoPredictor.info_`)."""
-    parts = []
-    if info.get("features"):
-        parts.append(f"{info['features']} features")
+#: What each feature family of ``dermfeat fit --features`` measures, in plain words.
+FEATURE_WORDS = {
+    "efficientnet": "a general image-recognition network (EfficientNet-Lite0)",
+    "efficientnet_lite2": "a general image-recognition network (EfficientNet-Lite2)",
+    "dinov2": "a general image-recognition network (DINOv2)",
+    "dinov2_patch": "a general image-recognition network (DINOv2)",
+    "handcrafted": "measurements of colour, redness and skin texture",
+    "color": "colour measurements",
+    "lbp": "skin-texture measurements",
+    "gabor": "skin-texture measurements",
+    "glcm": "skin-texture measurements",
+    "redness": "redness measurements",
+    "skin_tone": "skin-tone measurements",
+    "quality": "image-quality measurements",
+}
+
+#: How each classifier head of ``dermfeat fit --head`` combines them, in plain words.
+HEAD_WORDS = {
+    "logistic": "weighed by a logistic-regression model",
+    "svm": "weighed by a support-vector machine",
+    "mlp": "weighed by a small neural network",
+    "gb": "weighed by gradient-boosted decision trees",
+}
+
+
+def describe_model(info):
+    """The model in words a clinician reads: what describes the photo, how it is weighed, on what data.
+
+    Examples
+    --------
+    >>> from dermfeat.serve._page import describe_model
+    >>> describe_model({"features": "efficientnet+color", "head": "logistic", "n_training_images": 596})
+    'photos described by a general image-recognition network (EfficientNet-Lite0) and colour measurements, \
+weighed by a logistic-regression model, trained on 596 photos'
+    """
+    parts, words = [], []
+    for name in str(info.get("features") or "").split("+"):
+        name = name.strip()
+        if not name:
+            continue
+        base = name.removesuffix("_int8")
+        word = FEATURE_WORDS.get(base, f"{base.replace('_', ' ')} features")
+        if base != name:
+            word += " in its compact 8-bit version"
+        if word not in words:
+            words.append(word)
+    if words:
+        parts.append("photos described by " + (" and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1
+                                               else words[0]))
     if info.get("head"):
-        parts.append(f"{info['head']} head")
+        parts.append(HEAD_WORDS.get(str(info["head"]), f"weighed by a {info['head']} model"))
     if info.get("n_training_images"):
         parts.append(f"trained on {info['n_training_images']} photos")
     if info.get("dermfeat_version"):
         parts.append(f"dermfeat {info['dermfeat_version']}")
     if info.get("saved"):
         parts.append(f"saved {str(info['saved'])[:10]}")
+    return ", ".join(parts)
+
+
+def render_page(info, *, max_upload_bytes, max_pixels, heic, disclaimer, version):
+    """The HTML page for a model described by ``info`` (:attr:`DemoPredictor.info_`)."""
     formats = "JPEG, PNG, WebP" + (", HEIC" if heic else "")
     accept = "image/jpeg,image/png,image/webp" + (",image/heic,image/heif,.heic,.heif" if heic else "")
     config = {
@@ -291,7 +347,8 @@ def render_page(info, *, max_upload_bytes, max_pixels, heic, disclaimer, version
         style=STYLE,
         script=SCRIPT,
         disclaimer=esc(disclaimer),
-        model=esc(", ".join(parts) or "a fitted classifier"),
+        model=esc(describe_model(info) or "a fitted classifier"),
+        view=esc(info.get("view") or "the whole photo"),
         classes=esc(", ".join(c.replace("_", " ") for c in info["classes"])),
         rule=esc(info["decision_rule"]),
         validation=esc(info.get("validation_text") or "not validated"),

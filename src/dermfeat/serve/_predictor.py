@@ -10,7 +10,8 @@ FastAPI; the CLI and the tests can use it directly.
 from __future__ import annotations
 
 import base64
-import threading
+import copy
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .._exceptions import InvalidImageError
 # the largest image accepted, in pixels: the library's one limit (64 megapixels), checked
 # from the header before the pixels are decoded
 from ..io import DEFAULT_MAX_PIXELS
+from ._quality import QUALITY_THRESHOLDS, quality_warnings  # noqa: F401 - re-exported
 
 #: Largest upload accepted, in bytes (20 MiB): a 12-megapixel phone JPEG is
 #: 3-8 MB and a HEIC 1-4 MB.  Enforced before any decoding.
@@ -32,37 +34,13 @@ MIN_SIDE = 32
 #: Longest side of the image the heat map is computed on and shown at.
 DISPLAY_SIZE = 640
 
-#: Thresholds of the image-quality warnings, on the features of
-#: :class:`~dermfeat.features.QualityFeatures` at its default working size
-#: (shorter side 256 px).  They were set on the 596 DermNet NZ photographs, of
-#: which each warning fires on 1-4 %, and on degraded copies of them:
-#:
-#: ``blur_max`` (0.002)
-#:     ``blur_laplacian_var`` below it: "blurred".  About the 1.5th percentile of
-#:     DermNet NZ (10th percentile 0.0035, median 0.0068); a Gaussian blur of
-#:     sigma 2 px takes a typical photograph to about 0.0004.
-#: ``dark_brightness`` (0.25), ``dark_fraction`` (0.5)
-#:     Mean luma below 0.25, or half the pixels crushed to black: "too dark".
-#:     (A tenth of DermNet NZ photographs have a black background covering more
-#:     than 10 % of the frame, so the fraction alone must be large.)
-#: ``bright_brightness`` (0.85), ``bright_fraction`` (0.25)
-#:     Mean luma at or above 0.85, or a quarter of the pixels with a blown
-#:     channel: "overexposed".
-#: ``cast_strength`` (0.8), ``cast_rg_min`` (-0.1), ``cast_bg_max`` (0.35)
-#:     Grey-world cast far from what skin gives (skin alone makes ``cast_rg``
-#:     about 0.3): a strong overall cast, green (red below green) or blue
-#:     (blue above green by more than 40 %): "colour cast".  A coloured drape
-#:     behind the skin triggers it too.
-QUALITY_THRESHOLDS = {
-    "blur_max": 0.002,
-    "dark_brightness": 0.25,
-    "dark_fraction": 0.5,
-    "bright_brightness": 0.85,
-    "bright_fraction": 0.25,
-    "cast_strength": 0.8,
-    "cast_rg_min": -0.1,
-    "cast_bg_max": 0.35,
-}
+#: Occlusion settings of the demo's heat map (see
+#: :func:`~dermfeat.explain.occlusion_sensitivity`): the photo's longer side is
+#: scaled to ``working_size`` and a patch of a third of its shorter side slides by
+#: half a patch: 35 occluded copies of a 4:3 photo (the library's default, a fifth
+#: of the side on a 384-pixel copy, takes 117).  The map is coarser, and shows the
+#: same regions on the shared photographs.
+HEATMAP_OCCLUSION = {"patch_size": 1 / 3, "working_size": 320}
 
 _OBJECTIVE_NAMES = {
     "macro_f1": "macro-averaged F1",
@@ -79,57 +57,6 @@ NOT_A_DIAGNOSIS = (
     "This is a research demonstration, not a diagnosis. The model was trained on a limited set of "
     "photographs and can be wrong; a clinician must make the diagnosis."
 )
-
-
-def quality_warnings(features, thresholds=None):
-    """Image-quality warnings from the features of :class:`~dermfeat.features.QualityFeatures`.
-
-    Parameters
-    ----------
-    features : dict
-        Feature name -> value for one image (``blur_laplacian_var``,
-        ``brightness``, ``dark_fraction``, ``bright_fraction``, ``cast_rg``,
-        ``cast_bg``, ``cast_strength``).
-    thresholds : dict, optional
-        Overrides of :data:`QUALITY_THRESHOLDS`.
-
-    Returns
-    -------
-    warnings : list of dict
-        ``{"code", "message"}`` per warning, codes ``"blurred"``,
-        ``"too_dark"``, ``"overexposed"`` and ``"colour_cast"``; empty when the
-        photograph looks fine.
-
-    Examples
-    --------
-    >>> from dermfeat.serve import quality_warnings
-    >>> ok = {"blur_laplacian_var": 0.007, "brightness": 0.5, "dark_fraction": 0.0,
-    ...       "bright_fraction": 0.0, "cast_rg": 0.3, "cast_bg": -0.1, "cast_strength": 0.32}
-    >>> quality_warnings(ok)
-    []
-    >>> [w["code"] for w in quality_warnings({**ok, "blur_laplacian_var": 0.0004, "brightness": 0.15})]
-    ['blurred', 'too_dark']
-    """
-    t = {**QUALITY_THRESHOLDS, **(thresholds or {})}
-    f = {k: float(v) for k, v in features.items()}
-    out = []
-    if f["blur_laplacian_var"] < t["blur_max"]:
-        out.append({"code": "blurred", "message": (
-            f"The photo looks blurred or has very little fine detail (sharpness {f['blur_laplacian_var']:.4f}, "
-            f"warning below {t['blur_max']}). Texture features are unreliable; retake it in focus if you can.")})
-    if f["brightness"] < t["dark_brightness"] or f["dark_fraction"] >= t["dark_fraction"]:
-        out.append({"code": "too_dark", "message": (
-            f"The photo is too dark (mean brightness {f['brightness']:.2f}, {f['dark_fraction']:.0%} of pixels "
-            "black). Retake it in better light.")})
-    if f["brightness"] >= t["bright_brightness"] or f["bright_fraction"] >= t["bright_fraction"]:
-        out.append({"code": "overexposed", "message": (
-            f"The photo is overexposed (mean brightness {f['brightness']:.2f}, {f['bright_fraction']:.0%} of pixels "
-            "clipped white). Redness and texture are washed out; avoid direct flash.")})
-    if f["cast_strength"] > t["cast_strength"] or f["cast_rg"] < t["cast_rg_min"] or f["cast_bg"] > t["cast_bg_max"]:
-        out.append({"code": "colour_cast", "message": (
-            "The photo has a strong colour cast (or a coloured background fills much of it): colour-based "
-            "features, redness and the skin-tone estimate may be off. Use neutral light and background.")})
-    return out
 
 
 def _data_url(image, fmt):
@@ -166,6 +93,34 @@ def _contains(estimator, cls):
     return any(isinstance(est, cls) for est in _walk(estimator))
 
 
+def what_the_model_sees(estimator):
+    """Which part of the photograph the model analyses, in words (for the page).
+
+    An embedding network (:class:`~dermfeat.features.OnnxEmbedder`) resizes the
+    photo and keeps its central square (``tta_crops=5``: the centre and the four
+    corners, which cover all of it); handcrafted measurements use the whole photo.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from dermfeat.features import ColorFeatures, OnnxEmbedder
+    >>> from dermfeat.serve._predictor import what_the_model_sees
+    >>> what_the_model_sees(make_pipeline(ColorFeatures(), LogisticRegression()))
+    'the whole photo'
+    >>> what_the_model_sees(make_pipeline(OnnxEmbedder("m.onnx"), LogisticRegression()))[:40]
+    'the central square of the photo: the ima'
+    """
+    from ..features import OnnxEmbedder
+    from ..persistence._models import _walk
+
+    embedders = [est for est in _walk(estimator) if isinstance(est, OnnxEmbedder)]
+    if not embedders or all(est.tta_crops == 5 for est in embedders):
+        return "the whole photo"
+    return ("the central square of the photo: the image-recognition network does not see the edges of a wide or "
+            "tall photo (a third of the width of a 4:3 photo), so keep the affected skin in the centre")
+
+
 def _validation_info(validation):
     """The cross-validated figures a model file carries (``dermfeat fit --validate``), for the page."""
     from ..evaluation import describe_validation
@@ -177,6 +132,35 @@ def _validation_info(validation):
         "validation_summary": describe_validation(validation, short=True),
         "validation_text": describe_validation(validation),
     }
+
+
+def serving_copy(estimator, n_threads=1):
+    """A copy of a fitted model whose steps each compute on ``n_threads`` cores.
+
+    The web demo answers several uploads at once, one per core: each request
+    then runs the backbone on one core (onnxruntime sessions are shared by the
+    threads and safe to run concurrently), which serves more photos per second
+    than every request fanning out to all cores.  Only execution settings
+    change (``n_threads`` of every step that has it); features and predictions
+    do not.  The caller's model is left untouched.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from dermfeat.features import OnnxEmbedder
+    >>> from dermfeat.serve._predictor import serving_copy
+    >>> model = make_pipeline(OnnxEmbedder("m.onnx"), LogisticRegression())
+    >>> serving_copy(model)[0].n_threads, model[0].n_threads
+    (1, None)
+    """
+    from ..persistence._models import _walk
+
+    served = copy.deepcopy(estimator)
+    for est in _walk(served):
+        if "n_threads" in est.get_params(deep=False):
+            est.set_params(n_threads=n_threads)
+    return served
 
 
 def _load(model, allow_pickle, model_dir):
@@ -262,7 +246,10 @@ class DemoPredictor:
             self.severity_model_ = sev
         self._quality = QualityFeatures().fit()
         self._tone = SkinToneFeatures().fit()
-        self._lock = threading.Lock()
+        # Requests run side by side (no lock): each on one core, on its own copy of
+        # nothing but the execution settings (see serving_copy).
+        self._served = serving_copy(self.model_)
+        self._served_severity = None if self.severity_model_ is None else serving_copy(self.severity_model_)
         self.info_ = self._describe()
 
     def _describe(self):
@@ -304,6 +291,7 @@ class DemoPredictor:
             "dermfeat_version": meta.get("dermfeat_version"),
             "saved": meta.get("saved"),
             "severity": self.severity_model_ is not None,
+            "view": what_the_model_sees(self.model_),
             **_validation_info(meta.get("validation")),
         }
 
@@ -336,8 +324,9 @@ class DemoPredictor:
             Name used in error messages.
         heatmap : bool, default=False
             Also compute the occlusion heat map of the predicted class
-            (:func:`~dermfeat.explain.occlusion_sensitivity`, about 80 more
-            evaluations of the model).
+            (:func:`~dermfeat.explain.occlusion_sensitivity` with
+            :data:`HEATMAP_OCCLUSION`: about 35 occluded copies, in batches
+            spread over the cores).
 
         Returns
         -------
@@ -351,7 +340,9 @@ class DemoPredictor:
             ``skin_tone`` (``ita``, ``category``, ``reliable``), ``width``,
             ``height``, ``seconds``, ``disclaimer``; with ``heatmap``: ``heatmap``
             (PNG data URL of the overlay), ``image`` (JPEG data URL of the
-            analysed photo) and ``heatmap_target``; with a severity model:
+            analysed photo), ``heatmap_target``, ``heatmap_evaluations`` and
+            ``heatmap_max_drop`` (the drop of the probability the hottest colour
+            stands for: the colour scale); with a severity model:
             ``severity``.
 
         Raises
@@ -359,20 +350,23 @@ class DemoPredictor:
         InvalidImageError
             See :meth:`decode`.
         """
+        from ..base._threads import opencv_single_threaded
+        from ..explain import predict_image
+
         start = time.perf_counter()
         image = self.decode(data, name=name)
         h, w = image.shape[:2]
         info = self.info_
-        with self._lock:
-            proba = self.model_.predict_proba([image])[0]
-            predicted = self.model_.predict([image])[0]
+        # each request keeps to one core: OpenCV's own pool would only compete with the other requests
+        with opencv_single_threaded():
+            prediction = predict_image(self._served, image)  # features once: probabilities and class
             quality = self._quality.transform([image])[0]
             tone = self._tone.transform([image])[0]
-            severity = self._severity(image) if self.severity_model_ is not None else None
-            heat = self._heatmap(image, predicted) if heatmap else None
+            severity = self._severity(image) if self._served_severity is not None else None
+            heat = self._heatmap(image, prediction.label) if heatmap else None
         classes = info["classes"]
-        probabilities = {c: float(p) for c, p in zip(classes, proba)}
-        label = str(predicted)
+        probabilities = {c: float(p) for c, p in zip(classes, prediction.probabilities)}
+        label = str(prediction.label)
         q = dict(zip(self._quality.get_feature_names_out(), quality.tolist()))
         t = dict(zip(self._tone.get_feature_names_out(), tone.tolist()))
         from ..features import ita_category
@@ -408,12 +402,12 @@ class DemoPredictor:
         return result
 
     def _severity(self, image):
-        sev = self.severity_model_
-        proba = sev.predict_proba([image])[0]
-        levels = [str(c) for c in sev.classes_]
-        level = str(sev.predict([image])[0])
-        return {"level": level, "probability": round(float(proba[levels.index(level)]), 4),
-                "probabilities": {c: round(float(p), 4) for c, p in zip(levels, proba)}}
+        from ..explain import predict_image
+
+        prediction = predict_image(self._served_severity, image)
+        levels, level = [str(c) for c in prediction.classes], str(prediction.label)
+        return {"level": level, "probability": round(prediction.probability(), 4),
+                "probabilities": {c: round(float(p), 4) for c, p in zip(levels, prediction.probabilities)}}
 
     def _heatmap(self, image, target):
         from ..explain import occlusion_sensitivity
@@ -422,9 +416,13 @@ class DemoPredictor:
         if max(h, w) > DISPLAY_SIZE:
             scale = DISPLAY_SIZE / max(h, w)
             image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        result = occlusion_sensitivity(self.model_, image, target=target)
+        # the occluded copies in batches, one batch per core at a time
+        result = occlusion_sensitivity(self._served, image, target=target, n_jobs=os.cpu_count() or 1,
+                                       batch_size=32, **HEATMAP_OCCLUSION)
         return {
             "heatmap": _data_url(result.overlay(), "png"),
+            # the colour scale: from no drop (0) to this drop of the probability (the hottest colour)
+            "heatmap_max_drop": round(max(0.0, float(np.max(result.heatmap))), 4),
             "image": _data_url(image, "jpeg"),
             "heatmap_target": str(result.target),
             "heatmap_evaluations": int(result.n_evaluations),
