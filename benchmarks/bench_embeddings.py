@@ -57,7 +57,8 @@ from dermfeat import zoo
 from dermfeat.features import OnnxEmbedder
 
 #: float32 zoo model -> its int8 version, and the goal for the int8 / float32 throughput ratio.
-INT8 = {"efficientnet-lite0": ("efficientnet-lite0-int8", 1.8), "dinov2-small": ("dinov2-small-int8", 1.5)}
+INT8 = {"efficientnet-lite0": ("efficientnet-lite0-int8", 1.8), "efficientnet-lite2": ("efficientnet-lite2-int8", 1.8),
+        "dinov2-small": ("dinov2-small-int8", 1.5)}
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = SHARED / "data" / "dermnetnz"
 MODELS = SHARED / "models"

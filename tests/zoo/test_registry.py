@@ -16,9 +16,9 @@ from dermfeat.zoo import _registry
 
 def test_list_models_and_cards():
     assert zoo.list_models() == ["dinov2-small", "dinov2-small-int8", "efficientnet-lite0", "efficientnet-lite0-int8",
-                                 "efficientnet-lite2"]
+                                 "efficientnet-lite2", "efficientnet-lite2-int8"]
     sizes = {"dinov2-small": (256, 224), "efficientnet-lite0": (256, 224), "efficientnet-lite2": (292, 260)}
-    sizes.update({f"{name}-int8": sizes[name] for name in ("dinov2-small", "efficientnet-lite0")})
+    sizes.update({f"{name}-int8": sizes[name] for name in ("dinov2-small", "efficientnet-lite0", "efficientnet-lite2")})
     for name in zoo.list_models():
         card = zoo.model_card(name)
         assert card["name"] == name and card["license"] and card["source"]
@@ -42,7 +42,7 @@ def test_names_aliases_and_unknown_names(tmp_path, monkeypatch):
     assert _registry._canonical("efficientnet_lite2") == _registry._canonical("EfficientNet-Lite2") == "efficientnet-lite2"
     assert _registry._canonical("dinov2_vits14") == "dinov2-small"
     assert _registry._canonical("resnet50") is None and _registry._canonical(3) is None
-    choices = "dinov2-small, dinov2-small-int8, efficientnet-lite0, efficientnet-lite0-int8, efficientnet-lite2$"
+    choices = "dinov2-small, dinov2-small-int8, efficientnet-lite0, efficientnet-lite0-int8, efficientnet-lite2, efficientnet-lite2-int8$"
     with pytest.raises(ValueError, match=f"unknown zoo model 'resnet50'; choose from {choices}"):
         zoo.get_model("resnet50", cache_dir=tmp_path)
     # An existing file of that name is a file, not a zoo name.
@@ -135,9 +135,10 @@ def test_int8_models_are_opt_in_by_name(monkeypatch):
         assert not _registry._canonical(name).endswith("-int8")
     for alias, name in (("efficientnet_lite0_int8", "efficientnet-lite0-int8"),
                         ("EfficientNet-INT8", "efficientnet-lite0-int8"), ("dinov2_int8", "dinov2-small-int8"),
-                        ("dinov2-vits14-int8", "dinov2-small-int8")):
+                        ("dinov2-vits14-int8", "dinov2-small-int8"),
+                        ("efficientnet_lite2_int8", "efficientnet-lite2-int8")):
         assert _registry._canonical(alias) == name
-    for name in ("efficientnet-lite0", "dinov2-small"):
+    for name in ("efficientnet-lite0", "efficientnet-lite2", "dinov2-small"):
         fp32, int8 = zoo.model_card(name), zoo.model_card(f"{name}-int8")
         assert int8["name"] == f"{name}-int8" and int8["precision"] == "int8" and "precision" not in fp32
         assert int8["quantization"]["source"] == name and int8["pip_install"] == fp32["pip_install"]

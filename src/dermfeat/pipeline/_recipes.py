@@ -42,6 +42,7 @@ EMBEDDINGS = {
     "dinov2": ("dinov2_vits14.json", "cls_embedding"),
     "dinov2_patch": ("dinov2_vits14.json", "patch_mean"),
     "efficientnet_int8": ("efficientnet_lite0_int8.json", "embedding"),
+    "efficientnet_lite2_int8": ("efficientnet_lite2_int8.json", "embedding"),
     "dinov2_int8": ("dinov2_vits14_int8.json", "cls_embedding"),
     "dinov2_patch_int8": ("dinov2_vits14_int8.json", "patch_mean"),
 }
@@ -115,10 +116,10 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, 
     >>> make_features("color+lbp")
     FeatureUnion(transformer_list=[('colorfeatures', ColorFeatures()),
                                    ('lbpfeatures', LBPFeatures())])
-    >>> make_features("efficientnet_lite2", precision="int8")
+    >>> make_features("handcrafted+lbp", precision="int4")
     Traceback (most recent call last):
         ...
-    ValueError: features 'efficientnet_lite2' have no int8 version (int8 versions exist of efficientnet, dinov2, dinov2_patch)
+    ValueError: precision must be one of float32, int8, got 'int4'
     """
     from .. import features as F
 

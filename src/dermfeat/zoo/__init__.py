@@ -33,8 +33,9 @@ Functions: :func:`list_models`, :func:`model_card`, :func:`get_model`,
 installed.
 
 >>> from dermfeat import zoo
->>> zoo.list_models()
-['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8', 'efficientnet-lite2']
+>>> zoo.list_models()  # doctest: +NORMALIZE_WHITESPACE
+['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8', 'efficientnet-lite2',
+ 'efficientnet-lite2-int8']
 >>> zoo.model_card("dinov2-small")["outputs"]
 {'cls_embedding': ['batch', 384], 'patch_mean': ['batch', 384]}
 >>> from dermfeat.features import OnnxEmbedder

@@ -132,12 +132,16 @@ def _int8(base, aliases, recipe, why):
 _EFFICIENTNET_INT8 = _int8(_EFFICIENTNET, ("efficientnet-int8",),
                            {"method": "static", "per_channel": True, "calibrate_method": "minmax"},
                            "static QDQ, per-channel weights, calibrated on synthetic photographs")
+_EFFICIENTNET_LITE2_INT8 = _int8(_EFFICIENTNET_LITE2, ("efficientnet-lite2-int8",),
+                                 {"method": "static", "per_channel": True, "calibrate_method": "minmax"},
+                                 "static QDQ, per-channel weights, calibrated on synthetic photographs")
 _DINOV2_INT8 = _int8(_DINOV2, ("dinov2-int8", "dinov2-vits14-int8"),
                      {"method": "dynamic", "per_channel": False, "op_types": ["MatMul"],
                       "skip_activation_products": True},
                      "dynamic, the weights of the linear layers")
 
-_REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _EFFICIENTNET_LITE2, _DINOV2, _EFFICIENTNET_INT8, _DINOV2_INT8)}
+_REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _EFFICIENTNET_LITE2, _DINOV2, _EFFICIENTNET_INT8,
+                                             _EFFICIENTNET_LITE2_INT8, _DINOV2_INT8)}
 _ALIASES = {alias: entry.name for entry in _REGISTRY.values() for alias in (entry.name, *entry.aliases)}
 
 
