@@ -19,7 +19,7 @@ from ._factory import make_image_pipeline
 from ._fusion import make_fusion_pipeline
 from ._image_pipeline import ImagePipeline
 from ._recipes import make_classifier, make_features, make_head, parse_constraint
-from ._resampled import SAMPLERS, ResampledClassifier, make_sampler
+from ..decision import SAMPLERS, ResampledClassifier, make_sampler
 
 __all__ = [
     "SAMPLERS",

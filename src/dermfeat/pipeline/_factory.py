@@ -6,9 +6,8 @@ from sklearn.base import clone
 from sklearn.pipeline import make_union
 from sklearn.preprocessing import StandardScaler
 
-from ..model_selection._threshold import ThresholdTunedClassifier
+from ..decision import ResampledClassifier, ThresholdTunedClassifier
 from ._image_pipeline import ImagePipeline
-from ._resampled import ResampledClassifier
 
 
 def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scaler="standard", groups="auto",

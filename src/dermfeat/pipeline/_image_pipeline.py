@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import UNUSED, get_routing_for_object
 
 from .._exceptions import UngroupedSelectionWarning
-from ..model_selection._meta import n_rows, routing_enabled
+from ..decision._meta import n_rows, routing_enabled
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import InvalidParameterError
 

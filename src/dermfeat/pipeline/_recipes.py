@@ -16,10 +16,9 @@ from sklearn.svm import SVC
 
 from sklearn.pipeline import make_union
 
-from ..model_selection import ThresholdTunedClassifier
+from ..decision import ResampledClassifier, ThresholdTunedClassifier
 from ._factory import make_image_pipeline
 from ._image_pipeline import ImagePipeline
-from ._resampled import ResampledClassifier
 
 #: Handcrafted families by name -> class name in :mod:`dermfeat.features`.
 HANDCRAFTED = {
@@ -186,7 +185,7 @@ def parse_constraint(text):
     >>> parse_constraint("sensitivity>=0.8")
     ('sensitivity', 0.8)
     """
-    from ..model_selection import Constraint
+    from ..decision import Constraint
 
     match = _CONSTRAINT.match(text or "")
     if not match:
