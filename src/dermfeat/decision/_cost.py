@@ -27,7 +27,6 @@ from ..utils._param_validation import HasMethods, Options, validate_parameters
 from ._meta import (
     DelegatingClassifierMixin,
     aligned_response,
-    estimator_fit_router,
     routed_fit_params,
 )
 
@@ -239,15 +238,3 @@ class CostSensitiveClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstim
         check_is_fitted(self, "estimator_")
         proba = aligned_response(self.estimator_, X, "predict_proba", self.classes_)
         return self.classes_[min_expected_cost(proba, self.cost_matrix_)]
-
-    def get_metadata_routing(self):
-        """Routing of fit metadata to the wrapped estimator.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return estimator_fit_router(self, self.estimator)
-
-    def __sklearn_tags__(self):
-        return self._inner_tags(super().__sklearn_tags__())

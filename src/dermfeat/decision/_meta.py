@@ -15,7 +15,8 @@ import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 
 def routing_enabled():
@@ -29,6 +30,12 @@ def n_rows(X):
     if not hasattr(X, "__len__") and hasattr(X, "__array__"):
         return np.asarray(X).shape[0]
     return len(X)
+
+
+def class_labels(y):
+    """``y`` checked as classification targets, as a 1-d array (from a list, an array or a pandas Series)."""
+    check_classification_targets(y)
+    return column_or_1d(np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy(), warn=True)
 
 
 def take_rows(X, idx):
@@ -104,13 +111,6 @@ def resolve_response_method(estimator, response_method):
     raise AttributeError(f"{type(estimator).__name__} has neither predict_proba nor decision_function")
 
 
-def estimator_fit_router(owner, estimator, *, self_request=False):
-    router = MetadataRouter(owner=type(owner).__name__)
-    if self_request:
-        router.add_self_request(owner)
-    return router.add(estimator=estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
-
-
 def routed_fit_params(owner, params):
     """Fit parameters for the inner estimator: routed when routing is on, as given otherwise."""
     if routing_enabled():
@@ -128,8 +128,27 @@ def _inner_has(attr):
     return check
 
 
-class DelegatingClassifierMixin:
-    """``predict_proba``/``predict_log_proba``/``decision_function`` of ``estimator_``."""
+class FitRoutingMixin:
+    """Routing of ``fit`` metadata to the wrapped ``estimator`` (a meta-estimator's ``get_metadata_routing``)."""
+
+    def get_metadata_routing(self):
+        """Routing of fit metadata to the wrapped estimator.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        router = MetadataRouter(owner=type(self).__name__)
+        return router.add(estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+
+
+class DelegatingClassifierMixin(FitRoutingMixin):
+    """What a classifier wrapping ``estimator`` delegates to it.
+
+    ``predict_proba``/``predict_log_proba``/``decision_function`` of the fitted
+    ``estimator_``, its input tags, and the routing of ``fit`` metadata to it.
+    Put it before scikit-learn's classes in the bases.
+    """
 
     @available_if(_inner_has("predict_proba"))
     def predict_proba(self, X):
@@ -196,6 +215,9 @@ class DelegatingClassifierMixin:
         except Exception as exc:
             raise AttributeError(f"{type(self).__name__} is not fitted: no feature_names_in_") from exc
         return self.estimator_.feature_names_in_
+
+    def __sklearn_tags__(self):
+        return self._inner_tags(super().__sklearn_tags__())
 
     def _inner_tags(self, tags, estimator=None):
         from sklearn_compat.utils import get_tags

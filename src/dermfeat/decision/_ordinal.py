@@ -6,12 +6,11 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ._cost import min_expected_cost, resolve_cost_matrix
-from ._meta import aligned_response, estimator_fit_router, routed_fit_params
+from ._meta import FitRoutingMixin, aligned_response, class_labels, routed_fit_params
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, validate_parameters
 from ._composite import composite_distribution, composite_summary
@@ -98,7 +97,7 @@ def _fit_binary(estimator, X, target, params):
     return estimator.fit(X, target, **params)
 
 
-class OrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class OrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Ordinal classifier from cumulative binary problems ("severity > k").
 
     For ordered classes ``c_0 < c_1 < ... < c_{K-1}`` (the sorted labels), one
@@ -183,8 +182,7 @@ class OrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
         self : object
         """
         validate_parameters(self)
-        check_classification_targets(y)
-        y = column_or_1d(np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy(), warn=True)
+        y = class_labels(y)
         classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError(f"{type(self).__name__} needs at least two classes; got 1 class: {classes.tolist()}")
@@ -251,15 +249,6 @@ class OrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
             return self.classes_[min_expected_cost(proba, self.cost_matrix_)]
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def get_metadata_routing(self):
-        """Routing of fit metadata to the binary estimators.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return estimator_fit_router(self, self.estimator)
-
     @property
     def n_features_in_(self):
         """Number of features seen by the binary estimators (if recorded)."""
@@ -279,7 +268,7 @@ class OrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseE
         return tags
 
 
-class MultiSignOrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """One ordinal head per clinical sign, and the distribution of their sum.
 
     In the spirit of EczemaNet: each sign (erythema, oedema, excoriation,
@@ -446,15 +435,6 @@ class MultiSignOrdinalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMix
         Y, pred = np.asarray(y), self.predict(X)
         w = np.ones(Y.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         return float(np.mean([np.average(Y[:, s] == pred[:, s], weights=w) for s in range(Y.shape[1])]))
-
-    def get_metadata_routing(self):
-        """Routing of fit metadata to the heads.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return estimator_fit_router(self, self.estimator)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -10,12 +10,11 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ._meta import (
     DelegatingClassifierMixin,
-    estimator_fit_router,
+    class_labels,
     n_rows,
     routed_fit_params,
     take_rows,
@@ -190,8 +189,7 @@ class ResampledClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimator
         self : object
         """
         validate_parameters(self)
-        check_classification_targets(y)
-        y = column_or_1d(np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy(), warn=True)
+        y = class_labels(y)
         params = routed_fit_params(self, fit_params)
         n = n_rows(X)
         sampler = self._make_sampler()
@@ -250,17 +248,8 @@ class ResampledClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimator
         check_is_fitted(self, "estimator_")
         return self.estimator_.predict(X)
 
-    def get_metadata_routing(self):
-        """Routing of fit metadata to the wrapped estimator.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return estimator_fit_router(self, self.estimator)
-
     def __sklearn_tags__(self):
-        tags = self._inner_tags(super().__sklearn_tags__())
+        tags = super().__sklearn_tags__()
         if isinstance(self.sampler, str) and self.sampler != "passthrough":
             seeded = self.random_state is not None
         elif self.sampler is not None and hasattr(self.sampler, "get_params"):

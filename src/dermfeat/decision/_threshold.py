@@ -25,7 +25,6 @@ from sklearn.model_selection import (
     check_cv,
 )
 from sklearn.utils.metadata_routing import UNUSED, MetadataRouter, MethodMapping, process_routing
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, has_fit_parameter
 
@@ -38,6 +37,7 @@ from ._constraint import Constraint, as_constraints
 from ._cost import resolve_cost_matrix
 from ._meta import (
     DelegatingClassifierMixin,
+    class_labels,
     aligned_response,
     is_int,
     n_rows,
@@ -237,6 +237,7 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         "estimator": [HasMethods("fit")],
         "objective": [str, "callable"],
         "constraint": [None, Constraint, tuple, list],
+        "pos_label": [None, str, Real, "boolean", np.bool_],
         "response_method": [Options("auto", "predict_proba", "decision_function")],
         "thresholds": [Options("auto"), Interval(Integral, 2, None), "array-like"],
         "cost_matrix": [None, Options("absolute", "squared", "zero_one"), "array-like"],
@@ -424,8 +425,7 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
                     f"The {name!r} parameter of {type(self).__name__} got the string {value!r}; "
                     + ("only 'auto' is accepted" if name == "thresholds" else "pass an int, a float or a splitter")
                 )
-        check_classification_targets(y)
-        y = column_or_1d(np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy(), warn=True)
+        y = class_labels(y)
         n = n_rows(X)
         if y.shape[0] != n:
             raise ValueError(f"X has {n} samples but y has {y.shape[0]}")
@@ -485,6 +485,3 @@ class ThresholdTunedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEsti
         check_is_fitted(self, "estimator_")
         response = aligned_response(self.estimator_, X, self.response_method_, self.classes_)
         return _RULES[len(self.classes_) == 2].decide(self, response)
-
-    def __sklearn_tags__(self):
-        return self._inner_tags(super().__sklearn_tags__())

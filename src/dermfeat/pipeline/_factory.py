@@ -56,7 +56,7 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
         Seed of named samplers and, unless ``threshold_params`` set it, of the
         inner folds of the threshold (``None``: the tuner's own default, 0).
     **threshold_params : dict
-        Parameters of the :class:`~dermfeat.model_selection.ThresholdTunedClassifier`
+        Parameters of the :class:`~dermfeat.decision.ThresholdTunedClassifier`
         (``objective``, ``constraint``, ``pos_label``, ``cv``, ``thresholds``, ...).
 
     Returns

@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dermfeat.model_selection import ThresholdTunedClassifier
+from dermfeat.decision import ThresholdTunedClassifier
 
 
 class RecordingLR(ClassifierMixin, BaseEstimator):

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from dermfeat.metrics import ordinal_scoring
-from dermfeat.ordinal import (
+from dermfeat.decision import (
     MultiSignOrdinalClassifier,
     OrdinalClassifier,
     composite_distribution,
