@@ -142,9 +142,10 @@ def test_tuned_threshold_around_resampling_sees_original_balance(tabular):
 
 
 def test_make_image_pipeline_structure(tabular):
-    pipe = make_image_pipeline(MeanColour(), LogisticRegression(), sampler="smote", threshold="tuned", cv=3)
+    pipe = make_image_pipeline(MeanColour(), LogisticRegression(), sampler="smote", threshold="macro_f1", cv=3)
     params = pipe.get_params()
-    assert params["clf__tune"] is True and params["clf__estimator__sampler"] == "smote"
+    assert params["clf__tune"] is True and params["clf__objective"] == "macro_f1"
+    assert params["clf__estimator__sampler"] == "smote"
     assert "clf__estimator__estimator__class_weight" in params
     assert isinstance(pipe.named_steps["clf"], ThresholdTunedClassifier)
     union = make_image_pipeline([MeanColour(), MeanColour()], LogisticRegression(), scaler=None)

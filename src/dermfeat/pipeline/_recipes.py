@@ -17,7 +17,7 @@ from sklearn.svm import SVC
 from sklearn.pipeline import make_union
 
 from ..decision import ResampledClassifier, ThresholdTunedClassifier
-from ._factory import make_image_pipeline
+from ._factory import make_image_pipeline, threshold_objective
 from ._image_pipeline import ImagePipeline
 
 #: Handcrafted families by name -> class name in :mod:`dermfeat.features`.
@@ -274,10 +274,11 @@ def make_classifier(
         raise ValueError(f"unknown imbalance strategy {imbalance!r}; choose from {', '.join(IMBALANCE)}")
     class_weight = "balanced" if imbalance == "balanced" else None
     sampler = {"oversample": "random_over", "undersample": "random_under", "smote": "smote"}.get(imbalance)
-    tuned = threshold not in ("fixed", "0.5", None)
+    objective = threshold_objective(threshold)
+    tuned = objective is not None
     params = {"pos_label": pos_label, "random_state": random_state}
     if tuned:
-        params.update(objective=threshold, cv=inner_cv)
+        params.update(objective=objective, cv=inner_cv)
         if constraint is not None:
             params["constraint"] = parse_constraint(constraint) if isinstance(constraint, str) else constraint
     elif constraint is not None:
@@ -311,9 +312,9 @@ def make_classifier(
             union,
             head_(),
             sampler=sampler,
-            threshold="tuned" if tuned else "fixed",
+            threshold=objective if tuned else "fixed",
             groups=groups,
-            **params,
+            **{k: v for k, v in params.items() if k != "objective"},
         )
     pre = []
     if color_constancy:
