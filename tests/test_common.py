@@ -57,15 +57,11 @@ SKLEARN_ESTIMATORS = [
     OrdinalClassifier(LogisticRegression()),
     OrdinalClassifier(LogisticRegression(), decision="min_expected_cost", monotonic="cummin"),
     ResampledClassifier(LogisticRegression()),
+    MultiSignOrdinalClassifier(LogisticRegression()),
     ImagePipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]),
 ]
 if importlib.util.find_spec("imblearn") is not None:
     SKLEARN_ESTIMATORS.append(ResampledClassifier(LogisticRegression(), sampler="random_over", random_state=0))
-
-#: Estimators whose scikit-learn checks are not run yet, with the reason.
-NOT_YET_CHECKED = {
-    MultiSignOrdinalClassifier: "its target is one ordinal column per sign; 15 scikit-learn checks fail (issue 17)",
-}
 
 _TUNED = "the tuned threshold is not 0.5, so predict differs from argmax(predict_proba) on purpose (as for TunedThresholdClassifierCV)"
 _MEDIAN = "with an ordinal |i - j| cost the decision is the median class, not argmax(predict_proba), on purpose"
@@ -110,7 +106,7 @@ PUBLIC_ESTIMATORS = _public_estimator_classes()
 
 def test_every_public_estimator_has_common_checks():
     image = {cls for _, cls in all_image_estimators()}
-    checked = image | {type(est) for est in SKLEARN_ESTIMATORS} | set(NOT_YET_CHECKED)
+    checked = image | {type(est) for est in SKLEARN_ESTIMATORS}
     unchecked = sorted(name for name, cls in PUBLIC_ESTIMATORS.items() if cls not in checked)
     assert not unchecked, f"add instances to SKLEARN_ESTIMATORS or a _get_test_params() for: {unchecked}"
     # the search finds the estimators of every layer (it is not vacuous)

@@ -217,15 +217,17 @@ class DelegatingClassifierMixin(FitRoutingMixin):
         return self.estimator_.feature_names_in_
 
     def __sklearn_tags__(self):
-        return self._inner_tags(super().__sklearn_tags__())
+        return with_input_tags_of(self.estimator, super().__sklearn_tags__())
 
-    def _inner_tags(self, tags, estimator=None):
-        from sklearn_compat.utils import get_tags
 
-        inner = get_tags(self.estimator if estimator is None else estimator)
-        tags.input_tags = copy.deepcopy(inner.input_tags)
-        tags.target_tags.required = True
-        return tags
+
+def with_input_tags_of(estimator, tags):
+    """``tags`` (of a meta-estimator) taking the input tags of the ``estimator`` it wraps."""
+    from sklearn_compat.utils import get_tags
+
+    tags.input_tags = copy.deepcopy(get_tags(estimator).input_tags)
+    tags.target_tags.required = True
+    return tags
 
 
 def is_int(value):

@@ -10,7 +10,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from ._cost import min_expected_cost, resolve_cost_matrix
-from ._meta import FitRoutingMixin, aligned_response, class_labels, routed_fit_params
+from ._meta import FitRoutingMixin, aligned_response, class_labels, routed_fit_params, with_input_tags_of
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, validate_parameters
 from ._composite import composite_distribution, composite_summary
@@ -251,21 +251,15 @@ class OrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMixin, Class
 
     @property
     def n_features_in_(self):
-        """Number of features seen by the binary estimators (if recorded)."""
+        """Number of features seen by the fitted estimators (if they record it)."""
         try:
             check_is_fitted(self, "estimators_")
         except Exception as exc:
-            raise AttributeError("not fitted: no n_features_in_") from exc
+            raise AttributeError(f"{type(self).__name__} is not fitted: no n_features_in_") from exc
         return self.estimators_[0].n_features_in_
 
     def __sklearn_tags__(self):
-        import copy
-
-        from sklearn_compat.utils import get_tags
-
-        tags = super().__sklearn_tags__()
-        tags.input_tags = copy.deepcopy(get_tags(self.estimator).input_tags)
-        return tags
+        return with_input_tags_of(self.estimator, super().__sklearn_tags__())
 
 
 class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -293,8 +287,11 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
     ----------
     estimators_ : list of OrdinalClassifier
         One fitted head per sign.
-    classes_ : list of ndarray
-        The levels of each sign.
+    classes_ : list of ndarray or ndarray
+        The levels of each sign; for a 1-d ``y`` (a single sign), the levels
+        of that sign (as scikit-learn's single- and multi-output classifiers).
+    n_features_in_ : int
+        Number of features seen by the heads (if their estimator records it).
     sign_names_ : ndarray of str
         The sign names.
 
@@ -336,8 +333,9 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
         ----------
         X : array-like, images or data frame
             Training input.
-        y : array-like of shape (n_samples, n_signs)
-            Sign levels (a data frame's columns name the signs).
+        y : array-like of shape (n_samples, n_signs) or (n_samples,)
+            Sign levels (a data frame's columns name the signs); a 1-d ``y``
+            is a single sign, and predictions then have its shape.
         **fit_params : dict
             Passed to every head.
 
@@ -346,10 +344,15 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
         self : object
         """
         validate_parameters(self)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         names = list(y.columns) if hasattr(y, "columns") else None
         Y = np.asarray(y)
+        single = Y.ndim == 1
+        if single:
+            Y = Y[:, None]
         if Y.ndim != 2:
-            raise ValueError(f"y must have shape (n_samples, n_signs), got {Y.shape}")
+            raise ValueError(f"y must have shape (n_samples, n_signs) or (n_samples,), got {Y.shape}")
         if self.sign_names is not None:
             names = [str(n) for n in self.sign_names]
             if len(names) != Y.shape[1]:
@@ -362,9 +365,13 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
             n_jobs=self.n_jobs,
         )
         self.estimators_ = [clone(head).fit(X, Y[:, s], **params) for s in range(Y.shape[1])]
-        self.classes_ = [est.classes_ for est in self.estimators_]
+        self.classes_ = self.estimators_[0].classes_ if single else [est.classes_ for est in self.estimators_]
         self.sign_names_ = np.asarray(names, dtype=object)
         return self
+
+    def _single(self):
+        """Whether ``fit`` saw a 1-d ``y`` (one sign): its outputs are then 1-d too."""
+        return not isinstance(self.classes_, list)
 
     def predict(self, X):
         """Level of every sign.
@@ -376,10 +383,11 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples, n_signs)
+        y_pred : ndarray of shape (n_samples, n_signs), or (n_samples,) for a 1-d ``y``
         """
         check_is_fitted(self, "estimators_")
-        return np.column_stack([est.predict(X) for est in self.estimators_])
+        pred = np.column_stack([est.predict(X) for est in self.estimators_])
+        return pred[:, 0] if self._single() else pred
 
     def predict_proba(self, X):
         """Level probabilities of every sign.
@@ -392,7 +400,12 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
         Returns
         -------
         probas : list of ndarray of shape (n_samples, n_levels_s)
+            One array per sign; for a 1-d ``y``, the array of its sign.
         """
+        probas = self._sign_probas(X)
+        return probas[0] if self._single() else probas
+
+    def _sign_probas(self, X):
         check_is_fitted(self, "estimators_")
         return [est.predict_proba(X) for est in self.estimators_]
 
@@ -413,8 +426,8 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
             max_total + 1), ``support``, ``mean``, ``std``, ``median``,
             ``mode``, ``lower``, ``upper``.
         """
-        probas = self.predict_proba(X)
-        return composite_summary(composite_distribution(probas, supports=self.classes_), interval=interval)
+        supports = [est.classes_ for est in self.estimators_]
+        return composite_summary(composite_distribution(self._sign_probas(X), supports=supports), interval=interval)
 
     def score(self, X, y, sample_weight=None):
         """Mean over signs of the per-sign accuracy.
@@ -423,7 +436,7 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
         ----------
         X : array-like or images
             Input samples.
-        y : array-like of shape (n_samples, n_signs)
+        y : array-like of shape (n_samples, n_signs) or (n_samples,)
             True sign levels.
         sample_weight : array-like of shape (n_samples,), optional
             Sample weights.
@@ -433,12 +446,15 @@ class MultiSignOrdinalClassifier(DocLinkMixin, FitRoutingMixin, MetaEstimatorMix
         score : float
         """
         Y, pred = np.asarray(y), self.predict(X)
+        if Y.ndim == 1:
+            Y, pred = Y[:, None], pred[:, None]
         w = np.ones(Y.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         return float(np.mean([np.average(Y[:, s] == pred[:, s], weights=w) for s in range(Y.shape[1])]))
 
+    n_features_in_ = OrdinalClassifier.n_features_in_
+
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+        tags = with_input_tags_of(self.estimator, super().__sklearn_tags__())
         tags.target_tags.multi_output = True
-        tags.target_tags.single_output = False
         return tags
 
