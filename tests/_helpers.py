@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 
+import numpy as np
 import pytest
+from sklearn.model_selection import GroupKFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dermfeat.base import BaseImageTransformer
@@ -25,6 +27,18 @@ class MeanColour(BaseImageTransformer):
 
     def _transform_one(self, image):
         return image.reshape(-1, 3).mean(axis=0) * self.scale
+
+
+class RecordingGroupKFold(GroupKFold):
+    """A ``GroupKFold`` that records the groups it is given, to test where groups are routed."""
+
+    def __init__(self, n_splits=3):
+        super().__init__(n_splits=n_splits)
+        self.seen = []
+
+    def split(self, X, y=None, groups=None):
+        self.seen.append(None if groups is None else np.asarray(groups).copy())
+        return super().split(X, y, groups)
 
 
 def check_name(check):
