@@ -8,10 +8,10 @@ Four common remedies are compared in **one**
 :func:`~dermfeat.pipeline.make_image_pipeline`:
 
 * no resampling, random over-sampling or SMOTE (on feature rows, in ``fit``
-  only: :class:`~dermfeat.pipeline.ResampledClassifier`),
+  only: :class:`~dermfeat.decision.ResampledClassifier`),
 * ``class_weight=None`` or ``"balanced"`` on the logistic-regression head,
 * the default 0.5 threshold or a threshold tuned by inner cross-validation
-  (:class:`~dermfeat.model_selection.ThresholdTunedClassifier`).
+  (:class:`~dermfeat.decision.ThresholdTunedClassifier`).
 
 Both the outer and the inner cross-validation are grouped by patient.
 """

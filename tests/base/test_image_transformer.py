@@ -12,25 +12,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from dermfeat import InvalidImageError, SkippedImagesWarning
-from dermfeat.base import BaseImageTransformer, as_image_list, feature_state
+from dermfeat.base import as_image_list, feature_state
 from dermfeat.utils import InvalidParameterError
 from dermfeat.utils.estimator_checks import check_image_estimator
 
-
-class MeanColour(BaseImageTransformer):
-    """Mean RGB: the smallest real image transformer, used to test the base."""
-
-    def __init__(self, scale=1.0, n_jobs=None, memory=None, on_error="raise"):
-        self.scale = scale
-        self.n_jobs = n_jobs
-        self.memory = memory
-        self.on_error = on_error
-
-    def _feature_names(self):
-        return ["mean_r", "mean_g", "mean_b"]
-
-    def _transform_one(self, image):
-        return image.reshape(-1, 3).mean(axis=0) * self.scale
+from tests._helpers import MeanColour
 
 
 class CountingMeanColour(MeanColour):

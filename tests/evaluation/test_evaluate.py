@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 
 from dermfeat.evaluation import evaluate, fold_metrics
 from dermfeat.metrics import expected_calibration_error
-from tests.base.test_image_transformer import MeanColour
+from tests._helpers import MeanColour
 
 matplotlib.use("Agg")
 

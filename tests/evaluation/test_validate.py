@@ -15,8 +15,8 @@ from dermfeat.pipeline import make_image_pipeline
 
 @pytest.fixture(scope="module")
 def pipe():
-    return make_image_pipeline(ColorFeatures(image_size=64), LogisticRegression(), threshold="tuned",
-                               objective="macro_f1", pos_label="atopic_dermatitis", cv=3)
+    return make_image_pipeline(ColorFeatures(image_size=64), LogisticRegression(), threshold="macro_f1",
+                               pos_label="atopic_dermatitis", cv=3)
 
 
 def test_groups_found_once_for_the_cv_and_the_final_fit(lesion_data, pipe, monkeypatch):

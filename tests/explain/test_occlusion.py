@@ -4,7 +4,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from dermfeat.explain import occlusion_sensitivity, overlay_heatmap
-from tests.base.test_image_transformer import MeanColour
+from tests._helpers import MeanColour
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,7 @@ def recipes(folder):
     for head in HEADS:
         if head != "mlp":  # the mlp head's early stopping needs more images than these
             out[f"image_pipeline/onnx/head={head}"] = (
-                _quick(make_image_pipeline(_embedder(folder), make_head(head), threshold="tuned",
+                _quick(make_image_pipeline(_embedder(folder), make_head(head), threshold="balanced_accuracy",
                                            pos_label="atopic_dermatitis", cv=3)), "images")
     out["image_pipeline/onnx-tta+handcrafted/oversample"] = (
         make_image_pipeline([_embedder(folder, tta_flip=True, tta_crops=5), _small_handcrafted()], _lr(),

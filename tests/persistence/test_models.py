@@ -12,7 +12,7 @@ from dermfeat import ModelMismatchError
 from dermfeat.features import OnnxEmbedder
 from dermfeat.features._onnx_tiny import tiny_onnx_model_bytes
 from dermfeat.persistence import load_model, required_model_files, save_model
-from tests.base.test_image_transformer import MeanColour
+from tests._helpers import MeanColour
 
 
 @pytest.fixture()
@@ -30,7 +30,7 @@ def onnx_pipeline(tmp_path, lesion_data):
 def test_roundtrip_identical_predictions(tmp_path, lesion_data):
     pipe = make_pipeline(MeanColour(), LogisticRegression(max_iter=1000)).fit(lesion_data.images, lesion_data.labels)
     path = save_model(pipe, tmp_path / "m.skops", metadata={"threshold": 0.5})
-    loaded, meta = load_model(path, trusted=["tests.base.test_image_transformer.MeanColour"])
+    loaded, meta = load_model(path, trusted=["tests._helpers.MeanColour"])
     np.testing.assert_array_equal(loaded.predict_proba(lesion_data.images), pipe.predict_proba(lesion_data.images))
     assert meta["threshold"] == 0.5 and meta["classes"] == ["atopic_dermatitis", "eczema"]
 
@@ -38,7 +38,7 @@ def test_roundtrip_identical_predictions(tmp_path, lesion_data):
 def test_untrusted_types_refused(tmp_path, lesion_data):
     pipe = make_pipeline(MeanColour(), LogisticRegression()).fit(lesion_data.images, lesion_data.labels)
     path = save_model(pipe, tmp_path / "m.skops")
-    with pytest.raises(ValueError, match="not trusted: tests.base.test_image_transformer.MeanColour"):
+    with pytest.raises(ValueError, match="not trusted: tests._helpers.MeanColour"):
         load_model(path)
 
 

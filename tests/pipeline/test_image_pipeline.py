@@ -20,16 +20,7 @@ from dermfeat.model_selection import ThresholdTunedClassifier, near_duplicate_gr
 from dermfeat.persistence import load_model, save_model
 from dermfeat.pipeline import ImagePipeline, make_classifier, make_image_pipeline
 from dermfeat.utils import InvalidParameterError
-
-
-class RecordingGroupKFold(GroupKFold):
-    def __init__(self, n_splits=3):
-        super().__init__(n_splits=n_splits)
-        self.seen = []
-
-    def split(self, X, y=None, groups=None):
-        self.seen.append(None if groups is None else np.asarray(groups).copy())
-        return super().split(X, y, groups)
+from tests._helpers import RecordingGroupKFold
 
 
 @pytest.fixture(scope="module")

@@ -200,7 +200,7 @@ def validate(estimator, X, y, *, groups="auto", cv=None, pos_label=None, fit_par
     >>> from dermfeat.pipeline import make_image_pipeline
     >>> data = make_lesion_images(60, image_size=64, random_state=0)
     >>> pipe = make_image_pipeline(ColorFeatures(image_size=64), LogisticRegression(max_iter=1000),
-    ...                            threshold="tuned", objective="macro_f1", cv=3)
+    ...                            threshold="macro_f1", cv=3)
     >>> result = validate(pipe, data.images, data.labels, groups=data.groups, cv=3)
     >>> result.validation["n_folds"], result.validation["objective"]
     (3, 'macro_f1')

@@ -6,10 +6,18 @@ problems and returns consistent class probabilities;
 predicts the distribution of their sum (:func:`composite_distribution`,
 :func:`composite_summary`).  Evaluate with :mod:`dermfeat.metrics`
 (ranked probability score, quadratic-weighted kappa, macro-averaged MAE).
+The heads are part of the decision layer and are defined in
+:mod:`dermfeat.decision`; this package re-exports them.
 """
 
-from ._composite import composite_distribution, composite_summary
-from ._ordinal import MultiSignOrdinalClassifier, OrdinalClassifier, cumulative_to_proba, monotone_decreasing
+from ..decision import (
+    MultiSignOrdinalClassifier,
+    OrdinalClassifier,
+    composite_distribution,
+    composite_summary,
+    cumulative_to_proba,
+    monotone_decreasing,
+)
 
 __all__ = [
     "MultiSignOrdinalClassifier",

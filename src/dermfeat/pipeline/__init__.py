@@ -15,11 +15,11 @@ imbalanced-learn is optional (the ``imbalanced`` extra); it is only imported
 when a sampler is named.
 """
 
-from ._factory import make_image_pipeline
+from ._factory import make_image_pipeline, threshold_objective
 from ._fusion import make_fusion_pipeline
 from ._image_pipeline import ImagePipeline
 from ._recipes import make_classifier, make_features, make_head, parse_constraint
-from ._resampled import SAMPLERS, ResampledClassifier, make_sampler
+from ..decision import SAMPLERS, ResampledClassifier, make_sampler
 
 __all__ = [
     "SAMPLERS",
@@ -32,4 +32,5 @@ __all__ = [
     "make_image_pipeline",
     "make_sampler",
     "parse_constraint",
+    "threshold_objective",
 ]

@@ -2,13 +2,67 @@
 
 from __future__ import annotations
 
+import warnings
+
 from sklearn.base import clone
 from sklearn.pipeline import make_union
 from sklearn.preprocessing import StandardScaler
 
-from ..model_selection._threshold import ThresholdTunedClassifier
+from ..decision import ResampledClassifier, ThresholdTunedClassifier
 from ._image_pipeline import ImagePipeline
-from ._resampled import ResampledClassifier
+
+
+#: Spellings of "keep the head's own decision" (0.5 on probabilities).
+_FIXED = ("fixed", "0.5", None)
+
+
+def threshold_objective(threshold, objective=None):
+    """The metric a threshold is tuned for, or ``None`` for a fixed threshold.
+
+    One vocabulary for :func:`make_image_pipeline`, :func:`make_classifier` and
+    the command line: ``threshold="fixed"`` keeps the head's decision;
+    a metric name (``"balanced_accuracy"``, ``"macro_f1"``, ``"specificity"``,
+    ...) tunes the threshold for that metric.  ``threshold="tuned"``, the
+    former spelling (with the metric as ``objective``), still works and warns.
+
+    Parameters
+    ----------
+    threshold : str or None
+        ``"fixed"`` (also ``"0.5"`` or ``None``), a metric name, or ``"tuned"``.
+    objective : str, callable or None, default=None
+        With the former ``threshold="tuned"``: the metric (default
+        ``"balanced_accuracy"``); with a metric name, it must agree.
+
+    Returns
+    -------
+    objective : str, callable or None
+        ``None`` for a fixed threshold.
+
+    Examples
+    --------
+    >>> from dermfeat.pipeline import threshold_objective
+    >>> threshold_objective("macro_f1"), threshold_objective("fixed")
+    ('macro_f1', None)
+    """
+    if threshold in _FIXED:
+        return None
+    if not isinstance(threshold, str) or not threshold:
+        raise ValueError(
+            f"threshold must be 'fixed' or the name of the metric to tune it for ('balanced_accuracy', 'macro_f1', "
+            f"'specificity', ...), got {threshold!r}"
+        )
+    if threshold == "tuned":
+        suggestion = objective if isinstance(objective, str) else "balanced_accuracy"
+        warnings.warn(
+            f"threshold='tuned' is deprecated: name the metric to tune the threshold for, "
+            f"threshold={suggestion!r} (objective= is then not needed)",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return "balanced_accuracy" if objective is None else objective
+    if objective is not None and objective != threshold:
+        raise ValueError(f"threshold={threshold!r} names the metric to tune for; objective={objective!r} contradicts it")
+    return threshold
 
 
 def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scaler="standard", groups="auto",
@@ -44,9 +98,15 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
         The classifier on the features (e.g. ``LogisticRegression``).  Cloned.
     sampler : str, sampler object or None, default=None
         See :class:`ResampledClassifier`.
-    threshold : {"fixed", "tuned"}, default="fixed"
-        Initial value of ``clf__tune``: ``"tuned"`` tunes the threshold by
-        cross-validation; ``"fixed"`` keeps the default decision.
+    threshold : str, default="fixed"
+        ``"fixed"`` keeps the head's own decision (``clf__tune=False``); a
+        metric name (``"balanced_accuracy"``, ``"macro_f1"``,
+        ``"specificity"``, ...) tunes the threshold by cross-validation for
+        that metric (``clf__tune=True``, ``clf__objective``), as in
+        :func:`make_classifier` and the command line.  ``"tuned"`` with
+        ``objective=...`` is the former spelling (deprecated).  With
+        ``"fixed"``, an ``objective`` in ``threshold_params`` is kept for a
+        grid over ``clf__tune``.
     scaler : "standard", transformer, "passthrough" or None, default="standard"
         Feature scaling before the head (``None``: none).
     groups : "auto" or None, default="auto"
@@ -57,8 +117,8 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
         Seed of named samplers and, unless ``threshold_params`` set it, of the
         inner folds of the threshold (``None``: the tuner's own default, 0).
     **threshold_params : dict
-        Parameters of the :class:`~dermfeat.model_selection.ThresholdTunedClassifier`
-        (``objective``, ``constraint``, ``pos_label``, ``cv``, ``thresholds``, ...).
+        Parameters of the :class:`~dermfeat.decision.ThresholdTunedClassifier`
+        (``constraint``, ``pos_label``, ``cv``, ``thresholds``, ...).
 
     Returns
     -------
@@ -72,14 +132,15 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
     >>> from dermfeat.pipeline import make_image_pipeline
     >>> mean_colour = FunctionTransformer(lambda imgs: np.asarray(imgs).mean(axis=(1, 2)))
     >>> pipe = make_image_pipeline(mean_colour, LogisticRegression(), sampler="random_over",
-    ...                            threshold="tuned", pos_label=1, cv=3)
+    ...                            threshold="macro_f1", pos_label=1, cv=3)
     >>> [name for name, _ in pipe.steps]
     ['features', 'scale', 'clf']
-    >>> pipe.get_params()["clf__tune"], pipe.get_params()["clf__estimator__sampler"]
-    (True, 'random_over')
+    >>> pipe.get_params()["clf__objective"], pipe.get_params()["clf__estimator__sampler"]
+    ('macro_f1', 'random_over')
     """
-    if threshold not in ("fixed", "tuned"):
-        raise ValueError(f"threshold must be 'fixed' or 'tuned', got {threshold!r}")
+    objective = threshold_objective(threshold, threshold_params.get("objective"))
+    if objective is not None:
+        threshold_params["objective"] = objective
     if isinstance(features, (list, tuple)):
         features = make_union(*[clone(f) for f in features])
     else:
@@ -95,5 +156,5 @@ def make_image_pipeline(features, head, *, sampler=None, threshold="fixed", scal
     resampled = ResampledClassifier(clone(head), sampler=sampler, random_state=random_state)
     if random_state is not None:
         threshold_params.setdefault("random_state", random_state)
-    decision = ThresholdTunedClassifier(resampled, tune=threshold == "tuned", **threshold_params)
+    decision = ThresholdTunedClassifier(resampled, tune=objective is not None, **threshold_params)
     return ImagePipeline([("features", features), ("scale", scale), ("clf", decision)], groups=groups)

@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import UNUSED, get_routing_for_object
 
 from .._exceptions import UngroupedSelectionWarning
-from ..model_selection._meta import n_rows, routing_enabled
+from ..decision._meta import n_rows, routing_enabled
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import InvalidParameterError
 
@@ -22,7 +22,7 @@ class ImagePipeline(DocLinkMixin, Pipeline):
     """A :class:`~sklearn.pipeline.Pipeline` of images that groups near-duplicates for its inner choices.
 
     Steps that choose something by cross-validation *inside* ``fit`` (a tuned
-    :class:`~dermfeat.model_selection.ThresholdTunedClassifier`, a
+    :class:`~dermfeat.decision.ThresholdTunedClassifier`, a
     ``GridSearchCV`` with a group splitter, ...) need the groups of the
     training photographs: copies, re-crops and consecutive photographs of one
     lesion on both sides of an inner split make the choice optimistic (a
@@ -87,6 +87,8 @@ class ImagePipeline(DocLinkMixin, Pipeline):
 
     # ``groups`` is handled by fit itself (routed to the steps), never requested from a parent
     __metadata_request__fit = {"groups": UNUSED}
+    # "None or a string" here; fit refines the string to "auto" with its own message
+    _parameter_constraints = {**Pipeline._parameter_constraints, "groups": [None, str]}
 
     def __init__(self, steps, *, groups="auto", transform_input=None, memory=None, verbose=False):
         super().__init__(steps, transform_input=transform_input, memory=memory, verbose=verbose)

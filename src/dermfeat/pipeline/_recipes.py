@@ -16,11 +16,10 @@ from sklearn.svm import SVC
 
 from sklearn.pipeline import make_union
 
-from ..model_selection import ThresholdTunedClassifier
+from ..decision import ResampledClassifier, ThresholdTunedClassifier
 from ..zoo._entries import CARD_FILES
-from ._factory import make_image_pipeline
+from ._factory import make_image_pipeline, threshold_objective
 from ._image_pipeline import ImagePipeline
-from ._resampled import ResampledClassifier
 
 #: Handcrafted families by name -> class name in :mod:`dermfeat.features`.
 HANDCRAFTED = {
@@ -211,7 +210,7 @@ def parse_constraint(text):
     >>> parse_constraint("sensitivity>=0.8")
     ('sensitivity', 0.8)
     """
-    from ..model_selection import Constraint
+    from ..decision import Constraint
 
     match = _CONSTRAINT.match(text or "")
     if not match:
@@ -304,10 +303,11 @@ def make_classifier(
         raise ValueError(f"unknown imbalance strategy {imbalance!r}; choose from {', '.join(IMBALANCE)}")
     class_weight = "balanced" if imbalance == "balanced" else None
     sampler = {"oversample": "random_over", "undersample": "random_under", "smote": "smote"}.get(imbalance)
-    tuned = threshold not in ("fixed", "0.5", None)
+    objective = threshold_objective(threshold)
+    tuned = objective is not None
     params = {"pos_label": pos_label, "random_state": random_state}
     if tuned:
-        params.update(objective=threshold, cv=inner_cv)
+        params.update(objective=objective, cv=inner_cv)
         if constraint is not None:
             params["constraint"] = parse_constraint(constraint) if isinstance(constraint, str) else constraint
     elif constraint is not None:
@@ -342,9 +342,9 @@ def make_classifier(
             union,
             head_(),
             sampler=sampler,
-            threshold="tuned" if tuned else "fixed",
+            threshold=objective if tuned else "fixed",
             groups=groups,
-            **params,
+            **{k: v for k, v in params.items() if k != "objective"},
         )
     pre = []
     if color_constancy:

@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from dermfeat.metrics import BINARY_METRICS, threshold_metrics
-from dermfeat.model_selection import (
+from dermfeat.decision import (
     Constraint,
     CostSensitiveClassifier,
     ThresholdTunedClassifier,
@@ -422,7 +422,7 @@ def test_float_cv_with_groups_holds_out_whole_groups_stratified():
 
 def test_unstable_threshold_warns_and_spread_is_exposed():
     from dermfeat import UnstableThresholdWarning
-    from dermfeat.model_selection import UNSTABLE_THRESHOLD_STD
+    from dermfeat.decision import UNSTABLE_THRESHOLD_STD
 
     X, y = make_classification(80, n_features=20, n_informative=2, weights=[0.7], flip_y=0.3, random_state=0)
     with pytest.warns(UnstableThresholdWarning, match="unstable") as record:

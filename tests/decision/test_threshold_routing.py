@@ -10,7 +10,8 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dermfeat.model_selection import ThresholdTunedClassifier
+from dermfeat.decision import ThresholdTunedClassifier
+from tests._helpers import RecordingGroupKFold
 
 
 class RecordingLR(ClassifierMixin, BaseEstimator):
@@ -33,16 +34,6 @@ class RecordingLR(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.model_.predict(X[:, 1:])
-
-
-class RecordingGroupKFold(GroupKFold):
-    def __init__(self, n_splits=3):
-        super().__init__(n_splits=n_splits)
-        self.seen = []
-
-    def split(self, X, y=None, groups=None):
-        self.seen.append(None if groups is None else np.asarray(groups).copy())
-        return super().split(X, y, groups)
 
 
 @pytest.fixture()

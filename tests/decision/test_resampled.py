@@ -1,5 +1,4 @@
 import importlib.util
-import inspect
 import pickle
 import sys
 from pathlib import Path
@@ -11,11 +10,11 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from dermfeat.base import BaseImageTransformer
-from dermfeat.model_selection import ThresholdTunedClassifier
-from dermfeat.pipeline import ResampledClassifier, make_image_pipeline, make_sampler
+from dermfeat.decision import ThresholdTunedClassifier
+from dermfeat.decision import ResampledClassifier, make_sampler
+from dermfeat.pipeline import make_image_pipeline
 
 needs_imblearn = pytest.mark.skipif(
     importlib.util.find_spec("imblearn") is None, reason="imbalanced-learn (the 'imbalanced' extra) is not installed"
@@ -143,9 +142,10 @@ def test_tuned_threshold_around_resampling_sees_original_balance(tabular):
 
 
 def test_make_image_pipeline_structure(tabular):
-    pipe = make_image_pipeline(MeanColour(), LogisticRegression(), sampler="smote", threshold="tuned", cv=3)
+    pipe = make_image_pipeline(MeanColour(), LogisticRegression(), sampler="smote", threshold="macro_f1", cv=3)
     params = pipe.get_params()
-    assert params["clf__tune"] is True and params["clf__estimator__sampler"] == "smote"
+    assert params["clf__tune"] is True and params["clf__objective"] == "macro_f1"
+    assert params["clf__estimator__sampler"] == "smote"
     assert "clf__estimator__estimator__class_weight" in params
     assert isinstance(pipe.named_steps["clf"], ThresholdTunedClassifier)
     union = make_image_pipeline([MeanColour(), MeanColour()], LogisticRegression(), scaler=None)
@@ -181,23 +181,3 @@ def test_clone_keeps_sampler_objects():
     sampler = SMOTE(k_neighbors=3)
     clf = clone(ResampledClassifier(LogisticRegression(), sampler=sampler))
     assert clf.sampler is not sampler and clf.sampler.get_params()["k_neighbors"] == 3
-
-
-ESTIMATORS = [ResampledClassifier(LogisticRegression())]
-if importlib.util.find_spec("imblearn") is not None:
-    ESTIMATORS.append(ResampledClassifier(LogisticRegression(), sampler="random_over", random_state=0))
-
-
-def _expected(estimator):
-    return {}  # no expected failures
-
-
-if "expected_failed_checks" in inspect.signature(parametrize_with_checks).parameters:
-    _parametrize = parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected)
-else:  # scikit-learn < 1.6
-    _parametrize = parametrize_with_checks(ESTIMATORS)
-
-
-@_parametrize
-def test_sklearn_compatible(estimator, check):
-    check(estimator)

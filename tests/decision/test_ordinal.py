@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from dermfeat.metrics import ordinal_scoring
-from dermfeat.ordinal import (
+from dermfeat.decision import (
     MultiSignOrdinalClassifier,
     OrdinalClassifier,
     composite_distribution,
@@ -187,7 +187,23 @@ def test_multi_sign_classifier(rng):
     with pytest.raises(ValueError, match="sign_names"):
         MultiSignOrdinalClassifier(LogisticRegression(), sign_names=["a"]).fit(X, signs)
     with pytest.raises(ValueError, match="n_signs"):
-        MultiSignOrdinalClassifier(LogisticRegression()).fit(X, signs[:, 0])
+        MultiSignOrdinalClassifier(LogisticRegression()).fit(X, signs[:, :, None])
+
+
+def test_multi_sign_with_one_sign_is_the_ordinal_head(rng):
+    """A 1-d y is a single sign: outputs take its shape (as scikit-learn's classifiers), values are the head's."""
+    X = rng.normal(size=(200, 3))
+    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=200), [-0.5, 0.5])
+    single = MultiSignOrdinalClassifier(LogisticRegression()).fit(X, y)
+    head = OrdinalClassifier(LogisticRegression()).fit(X, y)
+    np.testing.assert_array_equal(single.classes_, head.classes_)
+    np.testing.assert_array_equal(single.predict(X), head.predict(X))
+    np.testing.assert_array_equal(single.predict_proba(X), head.predict_proba(X))
+    assert single.n_features_in_ == 3 and single.score(X, y) == pytest.approx(head.score(X, y))
+    total = single.predict_composite(X[:5])
+    np.testing.assert_allclose(total.distribution, head.predict_proba(X[:5]))
+    with pytest.raises(ValueError, match="target y is None"):
+        MultiSignOrdinalClassifier(LogisticRegression()).fit(X, None)
 
 
 def test_multi_sign_in_pipeline_grid_search(rng):

@@ -1,0 +1,46 @@
+"""The decision layer: what a fitted classifier's scores become.
+
+A classifier's probabilities are not yet a decision.  This package holds every
+rule dermfeat has for turning them into one, each a scikit-learn meta-estimator
+that wraps any classifier (a pipeline from images included):
+
+- :class:`ThresholdTunedClassifier`: a decision threshold (binary) or per-class
+  offsets (multiclass) chosen by cross-validation for an objective, under
+  :class:`Constraint` s;
+- :class:`CostSensitiveClassifier`: the class of minimum expected cost under a
+  fixed cost matrix (:func:`min_expected_cost`, :func:`bayes_threshold`,
+  :func:`ordinal_cost_matrix`);
+- :class:`ResampledClassifier`: training data resampled by an imbalanced-learn
+  sampler (:func:`make_sampler`), in ``fit`` only;
+- :class:`OrdinalClassifier` and :class:`MultiSignOrdinalClassifier`: ordered
+  severity levels from cumulative binary heads, and composite scores
+  (:func:`composite_distribution`, :func:`composite_summary`).
+
+The same names stay importable from their former homes
+(:mod:`dermfeat.model_selection`, :mod:`dermfeat.pipeline`, :mod:`dermfeat.ordinal`).
+"""
+
+from ._composite import composite_distribution, composite_summary
+from ._cost import CostSensitiveClassifier, bayes_threshold, min_expected_cost, ordinal_cost_matrix
+from ._ordinal import MultiSignOrdinalClassifier, OrdinalClassifier, cumulative_to_proba, monotone_decreasing
+from ._resampled import SAMPLERS, ResampledClassifier, make_sampler
+from ._threshold import UNSTABLE_THRESHOLD_STD, Constraint, ThresholdTunedClassifier
+
+__all__ = [
+    "SAMPLERS",
+    "UNSTABLE_THRESHOLD_STD",
+    "Constraint",
+    "CostSensitiveClassifier",
+    "MultiSignOrdinalClassifier",
+    "OrdinalClassifier",
+    "ResampledClassifier",
+    "ThresholdTunedClassifier",
+    "bayes_threshold",
+    "composite_distribution",
+    "composite_summary",
+    "cumulative_to_proba",
+    "make_sampler",
+    "min_expected_cost",
+    "monotone_decreasing",
+    "ordinal_cost_matrix",
+]
