@@ -23,6 +23,7 @@ import dermfeat
 from dermfeat.base import BaseImagePreprocessor, BaseImageTransformer
 from dermfeat.decision import (
     CostSensitiveClassifier,
+    HierarchicalClassifier,
     MultiSignOrdinalClassifier,
     OrdinalClassifier,
     ResampledClassifier,
@@ -58,6 +59,7 @@ SKLEARN_ESTIMATORS = [
     OrdinalClassifier(LogisticRegression(), decision="min_expected_cost", monotonic="cummin"),
     ResampledClassifier(LogisticRegression()),
     MultiSignOrdinalClassifier(LogisticRegression()),
+    HierarchicalClassifier(LogisticRegression()),
     ImagePipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]),
 ]
 if importlib.util.find_spec("imblearn") is not None:

@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dermfeat.datasets import make_lesion_images
+from dermfeat.decision import HierarchicalClassifier
 from dermfeat.features import ColorFeatures, HandcraftedFeatures, OnnxEmbedder
 from dermfeat.features._onnx_tiny import tiny_onnx_model_bytes
 from dermfeat.model_selection import (
@@ -143,6 +144,9 @@ def recipes(folder):
     out["cost_sensitive/ordinal"] = (
         make_pipeline(_colour(), StandardScaler(), CostSensitiveClassifier(_lr(), cost_matrix="absolute")),
         "severity")
+    out["hierarchical/threshold"] = (
+        make_pipeline(_colour(), StandardScaler(), ThresholdTunedClassifier(
+            HierarchicalClassifier(_lr()), objective="macro_f1", pos_label="atopic_dermatitis", cv=3)), "subtypes")
     out["ordinal"] = (make_pipeline(_colour(), StandardScaler(), OrdinalClassifier(_lr())), "severity")
     out["ordinal/min_expected_cost"] = (
         make_pipeline(_colour(), StandardScaler(),
@@ -177,6 +181,9 @@ def fit(estimator, kind, data):
         X = rng.normal(size=(len(y), 3))
     if kind == "grouped":
         estimator.fit(X, y, groups=data.groups)
+    elif kind == "subtypes":  # two made-up subtypes per class, from the severity's parity
+        fine = np.array([f"{label}/{level % 2}" for label, level in zip(y, data.severity)], dtype=object)
+        estimator.fit(X, y, thresholdtunedclassifier__fine_labels=fine)
     else:
         estimator.fit(X, y)
     return estimator, X

@@ -12,6 +12,8 @@ that wraps any classifier (a pipeline from images included):
   :func:`ordinal_cost_matrix`);
 - :class:`ResampledClassifier`: training data resampled by an imbalanced-learn
   sampler (:func:`make_sampler`), in ``fit`` only;
+- :class:`HierarchicalClassifier`: a head trained on fine labels (subtypes) whose
+  probabilities are summed into the coarse classes the decision is about;
 - :class:`OrdinalClassifier` and :class:`MultiSignOrdinalClassifier`: ordered
   severity levels from cumulative binary heads, and composite scores
   (:func:`composite_distribution`, :func:`composite_summary`).
@@ -22,6 +24,7 @@ The same names stay importable from their former homes
 
 from ._composite import composite_distribution, composite_summary
 from ._cost import CostSensitiveClassifier, bayes_threshold, min_expected_cost, ordinal_cost_matrix
+from ._hierarchical import HierarchicalClassifier
 from ._ordinal import MultiSignOrdinalClassifier, OrdinalClassifier, cumulative_to_proba, monotone_decreasing
 from ._resampled import SAMPLERS, ResampledClassifier, make_sampler
 from ._threshold import UNSTABLE_THRESHOLD_STD, Constraint, ThresholdTunedClassifier
@@ -31,6 +34,7 @@ __all__ = [
     "UNSTABLE_THRESHOLD_STD",
     "Constraint",
     "CostSensitiveClassifier",
+    "HierarchicalClassifier",
     "MultiSignOrdinalClassifier",
     "OrdinalClassifier",
     "ResampledClassifier",

@@ -155,6 +155,7 @@ _DERMFEAT = {
         "dermfeat.model_selection._split.RepeatedStratifiedGroupKFold",
         # the decision layer
         "dermfeat.decision._resampled.ResampledClassifier",
+        "dermfeat.decision._hierarchical.HierarchicalClassifier",
         "dermfeat.decision._threshold.ThresholdTunedClassifier",
         "dermfeat.decision._constraint.Constraint",
         "dermfeat.decision._cost.CostSensitiveClassifier",

@@ -1,0 +1,187 @@
+"""Coarse decisions from a head trained on fine labels (subtypes summed into their class)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..utils._doc_link import DocLinkMixin
+from ..utils._param_validation import HasMethods, validate_parameters
+from ._meta import routed_fit_params, with_input_tags_of
+
+
+class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Train on fine labels (subtypes), decide on coarse ones by summing probabilities.
+
+    "Other eczema" is many diseases.  This meta-classifier fits ``estimator``
+    on the *fine* labels passed as the ``fine_labels`` fit parameter (for
+    example the subtype column of a manifest) and answers for the *coarse*
+    labels ``y``: the probability of a coarse class is the sum of the
+    probabilities of its fine classes.  The mapping from fine to coarse labels
+    is read from the training pairs (each fine label must belong to exactly
+    one coarse class).  Because ``y`` stays the coarse label, the classifier
+    composes with :class:`~dermfeat.model_selection.ThresholdTunedClassifier`
+    (threshold tuned on the summed probability, as usual), cross-validation,
+    evaluation and :class:`~sklearn.model_selection.GridSearchCV`; the fine
+    labels travel as sample-aligned metadata (with metadata routing, request
+    them with ``set_fit_request(fine_labels=True)``).
+
+    Without ``fine_labels`` it is ``estimator`` fitted on ``y``.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``
+        The head, fitted on the fine labels.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted head.
+    classes_ : ndarray
+        The coarse classes.
+    fine_classes_ : ndarray
+        The fine classes, in the order of :meth:`predict_fine_proba`'s columns.
+    fine_to_coarse_ : dict
+        Each fine class's coarse class.
+    n_features_in_ : int
+        Columns seen in ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from dermfeat.decision import HierarchicalClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> fine = np.repeat(["ad", "discoid", "hand"], 20)
+    >>> X = rng.normal(size=(60, 3)) + np.repeat(np.eye(3) * 3, 20, axis=0)
+    >>> y = np.where(fine == "ad", "atopic", "other")
+    >>> clf = HierarchicalClassifier(LogisticRegression()).fit(X, y, fine_labels=fine)
+    >>> clf.classes_.tolist(), clf.fine_classes_.tolist()
+    (['atopic', 'other'], ['ad', 'discoid', 'hand'])
+    >>> clf.fine_to_coarse_["hand"]
+    'other'
+    >>> bool(np.allclose(clf.predict_proba(X).sum(axis=1), 1.0))
+    True
+    """
+
+    _parameter_constraints = {"estimator": [HasMethods("fit", "predict_proba")]}
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def get_metadata_routing(self):
+        """Routing of fit metadata: ``fine_labels`` requested by this estimator, the rest to ``estimator``.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        router = MetadataRouter(owner=type(self).__name__).add_self_request(self)
+        return router.add(estimator=self.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+
+    def fit(self, X, y, fine_labels=None, **fit_params):
+        """Fit the head on ``fine_labels`` (or on ``y`` without them).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Coarse labels.
+        fine_labels : array-like of shape (n_samples,), optional
+            Fine labels; each belongs to one coarse class.
+        **fit_params : dict
+            Passed to the head's ``fit`` (routed when metadata routing is on).
+
+        Returns
+        -------
+        self : HierarchicalClassifier
+        """
+        validate_parameters(self)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        fit_params = routed_fit_params(self, fit_params)
+        if fine_labels is None:
+            fine = y
+        else:
+            fine = column_or_1d(np.asarray(fine_labels), warn=True)
+            if fine.shape[0] != y.shape[0]:
+                raise ValueError(f"fine_labels has {fine.shape[0]} entries for {y.shape[0]} samples")
+            check_classification_targets(fine)
+        self.classes_ = np.unique(y)
+        mapping = {}
+        for f, c in zip(fine.tolist(), y.tolist()):
+            if mapping.setdefault(f, c) != c:
+                raise ValueError(f"fine label {f!r} belongs to two coarse classes: {mapping[f]!r} and {c!r}")
+        self.estimator_ = clone(self.estimator).fit(X, fine, **fit_params)
+        self.fine_classes_ = np.asarray(self.estimator_.classes_)
+        self.fine_to_coarse_ = {f: mapping[f] for f in self.fine_classes_.tolist()}
+        coarse_index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        self._summing = np.zeros((len(self.fine_classes_), len(self.classes_)))
+        for i, f in enumerate(self.fine_classes_.tolist()):
+            self._summing[i, coarse_index[mapping[f]]] = 1.0
+        if hasattr(self.estimator_, "n_features_in_"):
+            self.n_features_in_ = self.estimator_.n_features_in_
+        if hasattr(self.estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator_.feature_names_in_
+        return self
+
+    def predict_fine_proba(self, X):
+        """Probabilities of the fine classes, columns in :attr:`fine_classes_` order.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_fine_classes)
+        """
+        check_is_fitted(self, "estimator_")
+        return np.asarray(self.estimator_.predict_proba(X), dtype=float)
+
+    def predict_proba(self, X):
+        """Probabilities of the coarse classes: sums of their fine classes' probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self.predict_fine_proba(X) @ self._summing
+
+    def predict(self, X):
+        """The most probable coarse class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "estimator_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_fine(self, X):
+        """The most probable fine class (e.g. the type of eczema).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "estimator_")
+        return self.fine_classes_[np.argmax(self.predict_fine_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        return with_input_tags_of(self.estimator, super().__sklearn_tags__())

@@ -1,0 +1,87 @@
+"""HierarchicalClassifier: a head fitted on subtypes, decisions on the classes they sum into."""
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from dermfeat.decision import HierarchicalClassifier, ThresholdTunedClassifier
+from dermfeat.persistence import load_model, save_model
+
+
+@pytest.fixture
+def data():
+    """Four subtypes, the first one "atopic", the others "other"; subtypes well apart."""
+    rng = np.random.RandomState(0)
+    fine = np.repeat(np.array(["ad", "discoid", "hand", "venous"], dtype=object), 30)
+    X = rng.normal(size=(120, 4)) + np.repeat(np.eye(4) * 2.5, 30, axis=0)
+    y = np.where(fine == "ad", "atopic", "other").astype(object)
+    return X, y, fine
+
+
+def test_sums_fine_probabilities_into_coarse_classes(data):
+    X, y, fine = data
+    clf = HierarchicalClassifier(LogisticRegression()).fit(X, y, fine_labels=fine)
+    assert clf.classes_.tolist() == ["atopic", "other"]
+    assert clf.fine_classes_.tolist() == ["ad", "discoid", "hand", "venous"]
+    assert clf.fine_to_coarse_ == {"ad": "atopic", "discoid": "other", "hand": "other", "venous": "other"}
+    fine_p = clf.predict_fine_proba(X)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 0], fine_p[:, 0])
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], fine_p[:, 1:].sum(axis=1))
+    assert set(clf.predict(X)) <= {"atopic", "other"} and set(clf.predict_fine(X)) <= set(fine)
+    assert (clf.predict_fine(X) == fine).mean() > 0.8  # it learned the subtypes, not only the classes
+    assert clf.n_features_in_ == 4
+
+
+def test_without_fine_labels_it_is_the_head_on_y(data):
+    X, y, _ = data
+    clf = HierarchicalClassifier(LogisticRegression()).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), LogisticRegression().fit(X, y).predict_proba(X))
+
+
+def test_a_fine_label_in_two_classes_is_refused(data):
+    X, y, fine = data
+    fine = fine.copy()
+    fine[0] = "discoid"  # a "discoid" photo labelled atopic
+    with pytest.raises(ValueError, match="fine label 'discoid' belongs to two coarse classes"):
+        HierarchicalClassifier(LogisticRegression()).fit(X, y, fine_labels=fine)
+    with pytest.raises(ValueError, match="fine_labels has 3 entries for 120 samples"):
+        HierarchicalClassifier(LogisticRegression()).fit(X, y, fine_labels=fine[:3])
+
+
+def test_threshold_tuned_on_the_summed_probability(data):
+    X, y, fine = data
+    tuned = ThresholdTunedClassifier(HierarchicalClassifier(LogisticRegression()), objective="macro_f1",
+                                     pos_label="atopic", cv=3, random_state=0)
+    tuned.fit(X, y, fine_labels=fine)  # the fine labels are sliced with the rows of every inner fold
+    assert tuned.estimator_.fine_classes_.tolist() == ["ad", "discoid", "hand", "venous"]
+    assert 0 < tuned.best_threshold_ < 1 and len(tuned.fold_best_thresholds_) == 3
+
+
+def test_grid_search_cross_validation_routing_and_pipelines(data):
+    X, y, fine = data
+    pipe = make_pipeline(StandardScaler(), HierarchicalClassifier(LogisticRegression()))
+    pipe.fit(X, y, hierarchicalclassifier__fine_labels=fine)
+    assert pipe[-1].fine_classes_.size == 4
+    grid = GridSearchCV(HierarchicalClassifier(LogisticRegression()), {"estimator__C": [0.1, 1.0]}, cv=3, n_jobs=2)
+    grid.fit(X, y, fine_labels=fine)
+    assert grid.best_estimator_.fine_classes_.size == 4
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = HierarchicalClassifier(LogisticRegression()).set_fit_request(fine_labels=True)
+        folds = StratifiedKFold(3, shuffle=True, random_state=0)
+        cv = cross_validate(clf, X, y, params={"fine_labels": fine}, cv=folds, return_estimator=True)
+        assert [est.fine_classes_.size for est in cv["estimator"]] == [4, 4, 4]
+
+
+def test_clone_and_model_files(data, tmp_path):
+    X, y, fine = data
+    clf = HierarchicalClassifier(LogisticRegression(C=0.5)).fit(X, y, fine_labels=fine)
+    assert clone(clf).get_params()["estimator__C"] == 0.5
+    save_model(clf, tmp_path / "h.skops")
+    loaded, _ = load_model(tmp_path / "h.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.fine_to_coarse_ == clf.fine_to_coarse_
