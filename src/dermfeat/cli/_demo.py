@@ -28,9 +28,9 @@ def add_parser(subparsers):
     parser.add_argument("--data", default=None, help="a labelled folder instead of the synthetic data")
     parser.add_argument("--out", default="demo_report", help="output folder (default demo_report)")
     parser.add_argument("--n-samples", type=int, default=240, help="synthetic photographs (default 240)")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--folds", type=int, default=5, help="folds per repeat (default 5)")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats (default 2)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="parallel workers (default 2)")
     parser.set_defaults(run=run)
 
 

@@ -7,6 +7,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from ._options import existing_folder
+
 
 def add_parser(subparsers):
     from ..pipeline._recipes import EMBEDDINGS, HANDCRAFTED
@@ -25,7 +27,8 @@ def add_parser(subparsers):
     parser.add_argument("-o", "--output", metavar="FEATURES", required=True, help="features file (.parquet, or .npy)")
     parser.add_argument("--features", default="handcrafted",
                         help=f"feature set(s), joined by '+': {names} (default handcrafted)")
-    parser.add_argument("--model-dir", default=None, help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR)")
+    parser.add_argument("--model-dir", default=None, type=existing_folder,
+                        help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR); must exist")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation of embeddings")
     parser.add_argument("--cache", default=None, help="feature cache folder (features computed once per image)")
     parser.add_argument("--batch-size", type=int, default=512,
