@@ -9,8 +9,10 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._exceptions import UnstableThresholdWarning
@@ -38,12 +40,19 @@ def _groups_param(estimator):
     An estimator whose own ``fit`` names ``groups`` (a
     :class:`~dermfeat.pipeline.ImagePipeline`, a
     :class:`~dermfeat.model_selection.ThresholdTunedClassifier`) takes them
-    directly; a plain Pipeline passes them to its last step.
+    directly.  With metadata routing enabled, any estimator whose routing
+    consumes ``groups`` in ``fit`` takes them as ``groups`` (a Pipeline routes
+    them to the steps that request them); without it, a plain Pipeline passes
+    them to its last step as ``<step>__groups``.
     """
     try:
         if "groups" in inspect.signature(estimator.fit).parameters:
             return "groups"
     except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return None
+    if get_config().get("enable_metadata_routing", False):
+        if hasattr(estimator, "get_metadata_routing") and get_routing_for_object(estimator).consumes("fit", ["groups"]):
+            return "groups"
         return None
     if isinstance(estimator, Pipeline):
         name, last = estimator.steps[-1]
