@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._exceptions import InvalidImageError, SkippedImagesWarning
+from .._progress import images_done
 from ..io import image_name, read_image, source_bytes
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, PathLike, validate_parameters
@@ -125,10 +126,16 @@ class _ImageInputMixin:
         chunks = _chunks(len(sources), max(1, int(getattr(self, "batch_size", None) or self._chunk_size)))
         n_jobs = getattr(self, "n_jobs", None)
         if n_jobs in (None, 1) or len(chunks) <= 1:
-            return [func(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks]
-        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
-        task = joblib.delayed(functools.partial(_one_opencv_thread, func))
-        return list(parallel(task(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks))
+            results = (func(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks)
+        else:
+            parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
+            task = joblib.delayed(functools.partial(_one_opencv_thread, func))
+            results = parallel(task(self, [sources[i] for i in c], [names[i] for i in c]) for c in chunks)
+        out = []
+        for c, result in zip(chunks, results):
+            out.append(result)
+            images_done(len(c))  # progress seam: moves the bar of dermfeat.show_progress, if any
+        return out
 
 
 class BaseImageTransformer(DocLinkMixin, _ImageInputMixin, TransformerMixin, BaseEstimator):

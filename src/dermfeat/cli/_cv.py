@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ._options import add_pipeline_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
+from ._options import add_pipeline_options, add_progress_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
 
 
 def add_parser(subparsers):
@@ -17,6 +17,7 @@ def add_parser(subparsers):
     parser.add_argument("data", help="folder of class sub-folders, or a manifest CSV")
     add_pipeline_options(parser)
     add_protocol_options(parser)
+    add_progress_options(parser)
     parser.add_argument("--report", default="dermfeat_report.html", help="HTML report path ('' to skip)")
     parser.add_argument("--no-subgroups", action="store_true", help="skip the skin-tone and quality breakdown")
     parser.set_defaults(run=run)
@@ -38,7 +39,7 @@ def run(args):
             warnings.simplefilter("ignore", UngroupedSelectionWarning)
         report = evaluate(
             pipe, data.filenames, y, groups=groups, cv=outer_cv(args), pos_label=pos_label,
-            subgroups=None if args.no_subgroups else "auto", n_jobs=args.n_jobs, progress=True,
+            subgroups=None if args.no_subgroups else "auto", n_jobs=args.n_jobs, progress=args.progress,
         )
     print(f"{len(y)} images, {len(set(report.groups)) if report.groups is not None else len(y)} groups, "
           f"{len(report.folds)} folds; positive class {pos_label}; {report.elapsed:.1f} s")

@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ._options import existing_folder
+from ._options import add_progress_options, existing_folder
 
 
 def add_parser(subparsers):
@@ -41,7 +41,7 @@ def add_parser(subparsers):
                         help="Dask scheduler address, e.g. tcp://host:8786 (default: this machine)")
     parser.add_argument("--n-jobs", type=int, default=None, help="parallel workers on this machine")
     parser.add_argument("--no-resume", action="store_true", help="start over instead of resuming an earlier run")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_options(parser, "--no-progress")
     parser.set_defaults(run=run)
 
 
@@ -117,7 +117,7 @@ def run(args):
         warnings.simplefilter("ignore")  # the error file and the summary below say it all
         result = extract_features(
             transformer, files, args.output, labels=labels, groups=groups, batch_size=args.batch_size,
-            resume=not args.no_resume, progress=not args.no_progress, scheduler=args.scheduler,
+            resume=not args.no_resume, progress=args.progress, scheduler=args.scheduler,
             skipped=skipped,
         )
     where = f" on {args.scheduler}" if args.scheduler else ""

@@ -73,6 +73,18 @@ def add_pipeline_options(parser):
     )
 
 
+def add_progress_options(parser, *aliases):
+    """``--progress`` / ``--quiet``: progress bars on stderr (default: when stderr is a terminal).
+
+    ``aliases`` are older spellings of ``--quiet`` (``--no-progress``).
+    """
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--progress", dest="progress", action="store_const", const=True, default="auto",
+                       help="always show progress bars on stderr, in logs too (default: only on a terminal)")
+    group.add_argument("--quiet", *aliases, dest="progress", action="store_const", const=False,
+                       help="no progress bars")
+
+
 def add_protocol_options(parser, *, what="cross-validation"):
     """``--folds``, ``--repeats`` and ``--seed`` of the outer repeated stratified group K-fold."""
     group = parser.add_argument_group(what)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import sys
 import time
 import warnings
 from numbers import Integral
@@ -16,6 +15,7 @@ from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._exceptions import UnstableThresholdWarning
+from .._progress import progress_bar, show_progress
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
@@ -108,7 +108,7 @@ def evaluate(
     fit_params=None,
     n_jobs=None,
     random_state=0,
-    progress=False,
+    progress="auto",
 ):
     """Cross-validate a classifier without leakage and collect everything a study reports.
 
@@ -155,8 +155,10 @@ def evaluate(
         Folds fitted in parallel.
     random_state : int or None, default=0
         Seed of the default splitter.
-    progress : bool, default=False
-        Show a progress bar over the folds (only when stderr is a terminal).
+    progress : "auto" or bool, default="auto"
+        ``tqdm.auto`` progress bars over the folds and over the photographs the
+        subgroups are computed from: ``"auto"`` when stderr is a terminal or in
+        a Jupyter notebook, ``True`` always (logs too), ``False`` never.
 
     Returns
     -------
@@ -228,11 +230,7 @@ def evaluate(
             delayed(_fit_and_predict)(clone(estimator), X, y, train, test, params_for(train))
             for train, test in splits
         )
-        if progress:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, total=len(splits), desc="folds", disable=not sys.stderr.isatty(), leave=False)
-        results = list(results)
+        results = list(progress_bar(results, total=len(splits), desc="cv folds", unit="fold", progress=progress))
     elapsed = time.perf_counter() - start
 
     k = len(classes)
@@ -271,7 +269,8 @@ def evaluate(
     oof_pred = _majority(preds)
 
     if isinstance(subgroups, str) and subgroups == "auto":
-        subgroups = image_subgroups(X, n_jobs=n_jobs)
+        with show_progress(progress, desc="subgroups", total=2 * n):  # skin tone and quality read every photo
+            subgroups = image_subgroups(X, n_jobs=n_jobs)
     return EvaluationReport(
         estimator=estimator,
         sources=X,
