@@ -145,10 +145,14 @@ def evaluate(
     pos_label : str or int, optional
         The positive class for binary metrics; default ``"atopic_dermatitis"`` when
         present, otherwise the last class.
-    subgroups : "auto", dict or None, default="auto"
+    subgroups : "auto", dict, list of them, or None, default="auto"
         Variables to break the metrics down by.  ``"auto"`` (images only): skin
         tone (ITA category) and image-quality bins (blur, exposure) from
-        :func:`image_subgroups`.  A dict maps a name to one label per sample.
+        :func:`image_subgroups`.  A dict maps a name to one label per sample
+        (e.g. ``{"subtype": data["subtype"]}``).  A list merges its items:
+        ``["auto", {"subtype": data["subtype"]}]`` gives skin tone, quality
+        and subtype (what ``dermfeat cv`` shows when the manifest has a
+        ``subtype`` column).
     fit_params : dict, optional
         Extra ``fit`` parameters (sample-aligned arrays are indexed per fold).
     n_jobs : int, optional
@@ -182,7 +186,7 @@ def evaluate(
     >>> report = evaluate(pipe, data.images, data.labels, groups=data.groups, cv=3,
     ...                   subgroups=None)
     >>> sorted(report.summary())[:3]
-    ['accuracy', 'balanced_accuracy', 'brier']
+    ['accuracy', 'average_precision', 'balanced_accuracy']
     """
     if not is_classifier(estimator):
         raise TypeError(f"evaluate needs a classifier, got {type(estimator).__name__}")
@@ -249,7 +253,7 @@ def evaluate(
             proba_sum[test] += proba
             proba_count[test] += 1
         preds[repeat, test] = res["pred"]
-        fold_predictions.append({"test": test, "proba": proba, "pred": res["pred"]})
+        fold_predictions.append({"train": train, "test": test, "proba": proba, "pred": res["pred"]})
         metrics = fold_metrics(y[test], res["pred"], proba, classes, pos_label)
         folds.append(
             {
@@ -268,9 +272,7 @@ def evaluate(
     oof_proba = proba_sum / np.maximum(proba_count, 1)[:, None] if has_proba else None
     oof_pred = _majority(preds)
 
-    if isinstance(subgroups, str) and subgroups == "auto":
-        with show_progress(progress, desc="subgroups", total=2 * n):  # skin tone and quality read every photo
-            subgroups = image_subgroups(X, n_jobs=n_jobs)
+    subgroups = _resolve_subgroups(subgroups, X, n, n_jobs, progress)
     return EvaluationReport(
         estimator=estimator,
         sources=X,
@@ -284,9 +286,33 @@ def evaluate(
         oof_pred=oof_pred,
         repeat_preds=preds,
         fold_predictions=fold_predictions,
-        subgroups=subgroups or {},
+        subgroups=subgroups,
         elapsed=elapsed,
+        fit_params=fit_params,
     )
+
+
+def _resolve_subgroups(subgroups, X, n, n_jobs, progress):
+    """``subgroups`` of :func:`evaluate` as one dict of name -> labels."""
+    if subgroups is None:
+        return {}
+    if isinstance(subgroups, str):
+        if subgroups != "auto":
+            raise ValueError(f"subgroups must be 'auto', a dict, a list of them or None; got {subgroups!r}")
+        with show_progress(progress, desc="subgroups", total=2 * n):  # skin tone and quality read every photo
+            return image_subgroups(X, n_jobs=n_jobs)
+    if isinstance(subgroups, dict):
+        out = {}
+        for name, labels in subgroups.items():
+            labels = np.asarray(labels, dtype=object)
+            if len(labels) != n:
+                raise ValueError(f"subgroup {name!r} has {len(labels)} labels for {n} samples")
+            out[str(name)] = labels
+        return out
+    out = {}
+    for item in subgroups:
+        out.update(_resolve_subgroups(item, X, n, n_jobs, progress))
+    return out
 
 
 def _majority(preds):
