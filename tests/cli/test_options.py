@@ -86,3 +86,8 @@ def test_help_matches_the_code():
     for parser in build_parser()._subparsers._group_actions[0].choices.values():
         for action in parser._actions:
             assert action.help, f"{parser.prog} {action.option_strings} has no help"
+
+
+def test_heatmaps_must_be_a_count(capsys):
+    assert "expected a whole number >= 0, got '-1'" in _usage_error(capsys, ["cv", "DATA", "--heatmaps", "-1"])
+    assert build_parser().parse_args(["cv", "DATA", "--heatmaps", "0"]).heatmaps == 0

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from ._options import add_pipeline_options, add_progress_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
+from ._options import (
+    add_pipeline_options,
+    add_progress_options,
+    add_protocol_options,
+    build_pipeline,
+    load_data,
+    non_negative_int,
+    outer_cv,
+    resolve_groups,
+)
 
 
 def add_parser(subparsers):
@@ -22,7 +31,7 @@ def add_parser(subparsers):
     parser.add_argument("--no-subgroups", action="store_true",
                         help="skip the breakdown by skin tone, image quality and (when the manifest has a "
                         "'subtype' column) subtype")
-    parser.add_argument("--heatmaps", type=int, default=4,
+    parser.add_argument("--heatmaps", type=non_negative_int, default=4,
                         help="occlusion heat maps of the most confident mistakes in the report (default 4; 0: none)")
     parser.set_defaults(run=run)
 

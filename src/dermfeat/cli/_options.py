@@ -25,6 +25,17 @@ def existing_folder(text):
     return text
 
 
+def non_negative_int(text):
+    """argparse type of counts that may be 0 (``--heatmaps``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def threshold_choice(text):
     """argparse type of ``--threshold``: ``fixed`` or a metric the threshold can be tuned for."""
     from sklearn.metrics import get_scorer_names

@@ -423,4 +423,6 @@ class EvaluationReport:
         """
         from ._html import write_html
 
+        if not isinstance(n_heatmaps, int) or isinstance(n_heatmaps, bool) or n_heatmaps < 0:
+            raise ValueError(f"n_heatmaps must be a whole number >= 0, got {n_heatmaps!r}")
         return write_html(self, path, title=title, n_gallery=n_gallery, n_heatmaps=n_heatmaps)
