@@ -21,11 +21,12 @@ def _is_image(source):
 
 
 def distinct_errors(report, kind, n):
-    """The ``n`` most confident errors of one kind, each photograph once.
+    """The ``n`` most confident errors of one kind, each photograph once, and the number of such errors.
 
-    Copies of a photograph (exact or near duplicates among the errors, found by
-    :func:`~dermfeat.model_selection.near_duplicate_groups`) are shown once:
-    the first, most confident one, with ``copies`` (how many others).
+    Copies of a photograph (exact or near duplicates among the most confident
+    errors, found by :func:`~dermfeat.model_selection.near_duplicate_groups`)
+    are shown once: the first, most confident one, with ``copies`` (how many
+    others).
     """
     rows = [dict(r, copies=0) for r in report.misclassified() if r["kind"] == kind]
     if not rows:
@@ -45,8 +46,7 @@ def distinct_errors(report, kind, n):
             continue
         first[group] = row
         shown.append(row)
-    n_distinct = len(shown) + (len(rows) - len(candidates))
-    return shown[:n], n_distinct
+    return shown[:n], len(rows)
 
 
 def _png(fig):

@@ -85,7 +85,7 @@ def write_html(report, path, *, title, n_gallery, n_heatmaps=4):
     summary = report.summary()
     metrics = list(report.headline_metrics) + [m for m in summary if m.startswith(("precision_", "recall_"))]
     pooled = report.oof_metrics()
-    intervals = report.intervals() if report.oof_proba is not None or not report.is_binary else {}
+    intervals = report.intervals()
     rows = []
     for m in metrics:
         if m not in summary:
@@ -164,7 +164,7 @@ def write_html(report, path, *, title, n_gallery, n_heatmaps=4):
                 f" with p={r['confidence']:.2f}</div>{copies}</div>"
             )
         parts.append(
-            f"<h2>Most confident {kind}s ({len(rows)} of {total} distinct photographs)</h2>"
+            f"<h2>Most confident {kind}s ({len(rows)} shown of {total}; copies of a photograph shown once)</h2>"
             f"<div class='gallery'>{''.join(cards) or 'none'}</div>"
         )
     if maps:

@@ -179,7 +179,7 @@ class EvaluationReport:
             metrics = list(self.headline_metrics)
             metrics += [m for m in summary if m.startswith(("precision_", "recall_"))]
         width = max(len(m) for m in metrics) + 2
-        pooled = self.intervals() if self.oof_proba is not None or not self.is_binary else {}
+        pooled = self.intervals()
         lines = [f"{'metric':<{width}}{'mean ± std over ' + str(len(self.folds)) + ' folds':<26}"
                  "pooled out-of-fold [95% group-bootstrap interval]"]
         for m in metrics:
