@@ -38,11 +38,13 @@ def test_auto_follows_the_terminal(monkeypatch):
 
 def test_auto_is_on_in_a_notebook(monkeypatch):
     monkeypatch.setattr(sys, "stderr", _Stream(False))
-    kernel = type("ZMQInteractiveShell", (), {})()
+    kernel = types.SimpleNamespace(config={"IPKernelApp": {"connection_file": "kernel.json"}})
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel))
     assert progress_enabled("auto") is True
-    terminal = type("TerminalInteractiveShell", (), {})()
+    terminal = types.SimpleNamespace(config={"TerminalInteractiveShell": {}})
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: terminal))
+    assert progress_enabled("auto") is False
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))
     assert progress_enabled("auto") is False
 
 

@@ -23,8 +23,12 @@ PROGRESS_VALUES = ("auto", True, False)
 
 
 def _in_notebook():
-    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    """Whether this runs in a Jupyter kernel (the test ``tqdm.auto`` makes to pick its notebook bar)."""
+    try:
+        shell = sys.modules["IPython"].get_ipython()
+        return shell is not None and "IPKernelApp" in shell.config
+    except Exception:  # no IPython, or an unusual shell
+        return False
 
 
 def progress_enabled(progress="auto"):
