@@ -58,6 +58,7 @@ from ._exceptions import (
     UngroupedSelectionWarning,
     UnstableThresholdWarning,
 )
+from ._progress import show_progress
 
 __version__ = "0.1.0.dev0"
 
@@ -70,7 +71,7 @@ _SUBMODULES = {
 __all__ = [
     "CorruptImageWarning", "InvalidImageError", "InvalidModelError", "ModelFileNotFoundError", "ModelMismatchError",
     "ModelSettingsWarning", "ModelVersionWarning", "SkippedImagesWarning", "UngroupedSelectionWarning",
-    "UnstableThresholdWarning", "__version__", *sorted(_SUBMODULES),
+    "UnstableThresholdWarning", "__version__", "show_progress", *sorted(_SUBMODULES),
 ]
 
 

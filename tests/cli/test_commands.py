@@ -58,3 +58,29 @@ def test_user_errors_have_no_traceback(tmp_path, capsys):
     assert main(["cv", str(tmp_path / "missing")]) == 1
     assert "error" in capsys.readouterr().err
     assert main(["fit", str(tmp_path), "-o", str(tmp_path / "m.skops"), "--features", "efficientnet"]) == 1
+
+
+def test_cv_breaks_down_by_subtype_when_the_manifest_has_one(lesion_folder, tmp_path, capsys):
+    import shutil
+
+    folder = shutil.copytree(lesion_folder, tmp_path / "photos")
+    with open(folder / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows):
+        row["subtype"] = {"atopic_dermatitis": "Atopic dermatitis"}.get(row["label"], ["Discoid eczema", "Hand dermatitis"][i % 2])
+    manifest = folder / "manifest.csv"
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = tmp_path / "r.html"
+    code = main(["cv", str(manifest), "--features", "color", "--folds", "3", "--repeats", "1", "--groups", "group",
+                 "--report", str(report), "--heatmaps", "0", "--quiet"])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "by skin_tone" in captured.out and "by subtype: Atopic dermatitis" in captured.out
+    assert "spec n/a" in captured.out  # one class per subtype: the other figure is undefined, not 0
+    assert "threshold" in captured.out and "(fixed, not tuned)" in captured.out
+    assert "warning" not in captured.err
+    text = report.read_text()
+    assert "<h2>By subtype</h2>" in text and "class='heat'" not in text

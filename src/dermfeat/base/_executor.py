@@ -30,6 +30,7 @@ import joblib
 import numpy as np
 
 from .._exceptions import InvalidImageError
+from .._progress import images_done
 from ..io import source_bytes
 from ._cache import source_hash
 from ._errors import as_image_error
@@ -55,15 +56,27 @@ def wants_processes(estimator, n_chunks):
     return getattr(estimator, "n_jobs", None) not in (None, 1) and n_chunks > 1
 
 
-def map_chunks(estimator, func, sources, names):
-    """``func(sources_chunk, names_chunk)`` over the chunks, in input order, serially or in processes."""
+def map_chunks(estimator, func, sources, names, *, processes=None):
+    """``func(sources_chunk, names_chunk)`` over the chunks, in input order, serially or in processes.
+
+    ``processes``: ``None`` decides by the estimator's ``n_jobs``.  Every finished
+    chunk moves the progress bar of :func:`dermfeat.show_progress`, if one is shown.
+    """
     chunks = _ranges(len(sources), chunk_size(estimator))
     parts = [([sources[i] for i in c], [names[i] for i in c]) for c in chunks]
-    if not wants_processes(estimator, len(chunks)):
-        return [func(*part) for part in parts]
-    parallel = joblib.Parallel(n_jobs=estimator.n_jobs, return_as="generator")
-    task = joblib.delayed(functools.partial(_one_opencv_thread, func))
-    return list(parallel(task(*part) for part in parts))
+    if processes is None:
+        processes = wants_processes(estimator, len(chunks))
+    if processes:
+        parallel = joblib.Parallel(n_jobs=estimator.n_jobs, return_as="generator")
+        task = joblib.delayed(functools.partial(_one_opencv_thread, func))
+        results = parallel(task(*part) for part in parts)
+    else:
+        results = (func(*part) for part in parts)
+    out = []
+    for part, result in zip(parts, results):
+        out.append(result)
+        images_done(len(part[1]))
+    return out
 
 
 # --------------------------------------------------------------------------- the state
@@ -225,13 +238,12 @@ class Job:
 
 def run_serial(job, sources, names):
     """Strategy ``"serial"``: one chunk after the other, in this thread."""
-    size = chunk_size(job.transformer)
-    return [job([sources[i] for i in c], [names[i] for i in c]) for c in _ranges(len(sources), size)]
+    return map_chunks(job.transformer, job, sources, names, processes=False)
 
 
 def run_processes(job, sources, names):
     """Strategy ``"processes"``: chunks spread over the transformer's ``n_jobs`` joblib workers."""
-    return map_chunks(job.transformer, job, sources, names)
+    return map_chunks(job.transformer, job, sources, names, processes=True)
 
 
 def run_prepare_then_infer(job, sources, names):
@@ -263,6 +275,7 @@ def run_prepare_then_infer(job, sources, names):
         if chunk.todo:  # images to compute: from here on, every thread prepares
             break
         results.append(job.compute(chunk))
+        images_done(len(indices))
     else:
         return results
     pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="dermfeat-prepare")
@@ -278,9 +291,11 @@ def run_prepare_then_infer(job, sources, names):
     with opencv_single_threaded():
         try:
             results.append(job.compute(chunk, spread=spread))
+            images_done(len(chunk.names))
             for indices in remaining:
                 parts = spread(lambda part, indices=indices: lookup([indices[i] for i in part]), len(indices))
                 results.append(job.compute(Chunk.merge(parts), spread=spread))
+                images_done(len(indices))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     return results

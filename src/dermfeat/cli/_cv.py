@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from ._options import add_pipeline_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
+from ._options import (
+    add_pipeline_options,
+    add_progress_options,
+    add_protocol_options,
+    build_pipeline,
+    load_data,
+    non_negative_int,
+    outer_cv,
+    resolve_groups,
+)
 
 
 def add_parser(subparsers):
@@ -17,9 +26,25 @@ def add_parser(subparsers):
     parser.add_argument("data", help="folder of class sub-folders, or a manifest CSV")
     add_pipeline_options(parser)
     add_protocol_options(parser)
+    add_progress_options(parser)
     parser.add_argument("--report", default="dermfeat_report.html", help="HTML report path ('' to skip)")
-    parser.add_argument("--no-subgroups", action="store_true", help="skip the skin-tone and quality breakdown")
+    parser.add_argument("--no-subgroups", action="store_true",
+                        help="skip the breakdown by skin tone, image quality and (when the manifest has a "
+                        "'subtype' column) subtype")
+    parser.add_argument("--heatmaps", type=non_negative_int, default=4,
+                        help="occlusion heat maps of the most confident mistakes in the report (default 4; 0: none)")
     parser.set_defaults(run=run)
+
+
+def _subgroups(data):
+    """Skin tone and image quality, plus the manifest's ``subtype`` column when it has one."""
+    if data.get("subtype") is None:
+        return "auto"
+    return ["auto", {"subtype": data["subtype"]}]
+
+
+def _number(value):
+    return "n/a" if value != value else f"{value:.2f}"  # NaN: undefined for a group of one class
 
 
 def run(args):
@@ -38,7 +63,7 @@ def run(args):
             warnings.simplefilter("ignore", UngroupedSelectionWarning)
         report = evaluate(
             pipe, data.filenames, y, groups=groups, cv=outer_cv(args), pos_label=pos_label,
-            subgroups=None if args.no_subgroups else "auto", n_jobs=args.n_jobs, progress=True,
+            subgroups=None if args.no_subgroups else _subgroups(data), n_jobs=args.n_jobs, progress=args.progress,
         )
     print(f"{len(y)} images, {len(set(report.groups)) if report.groups is not None else len(y)} groups, "
           f"{len(report.folds)} folds; positive class {pos_label}; {report.elapsed:.1f} s")
@@ -47,7 +72,9 @@ def run(args):
               "and inner splits, so these figures are optimistic", file=sys.stderr)
     print(report.table())
     thresholds = report.thresholds()
-    if len(thresholds):
+    if report.threshold_is_fixed:
+        pass  # the table's threshold line says it: fixed, not tuned
+    elif len(thresholds):
         inner = [f["threshold_std"] for f in report.folds if f.get("threshold_std") is not None]
         line = (f"decision threshold chosen in each training fold: {thresholds.mean():.3f} ± {thresholds.std():.3f} "
                 f"(min {thresholds.min():.3f}, max {thresholds.max():.3f})")
@@ -60,9 +87,10 @@ def run(args):
         print(line)
     for name in report.subgroups:
         print(f"by {name}: " + "; ".join(
-            f"{r['group']} (n={r['n']}) sens {r.get('sensitivity', float('nan')):.2f} spec {r.get('specificity', float('nan')):.2f}"
+            f"{r['group']} (n={r['n']}) sens {_number(r.get('sensitivity', float('nan')))} "
+            f"spec {_number(r.get('specificity', float('nan')))}"
             for r in report.subgroup_table(name)))
     if args.report:
-        path = report.to_html(args.report, title=f"dermfeat cv: {args.features} / {args.head} / {args.imbalance} / threshold {args.threshold}")
+        path = report.to_html(args.report, n_heatmaps=args.heatmaps, title=f"dermfeat cv: {args.features} / {args.head} / {args.imbalance} / threshold {args.threshold}")
         print(f"report: {path}")
     return 0

@@ -19,6 +19,8 @@ PIPELINES = (
 
 
 def add_parser(subparsers):
+    from ._options import add_progress_options
+
     parser = subparsers.add_parser(
         "demo",
         help="the main job: compare a few pipelines with leak-free CV and write the HTML report",
@@ -28,9 +30,10 @@ def add_parser(subparsers):
     parser.add_argument("--data", default=None, help="a labelled folder instead of the synthetic data")
     parser.add_argument("--out", default="demo_report", help="output folder (default demo_report)")
     parser.add_argument("--n-samples", type=int, default=240, help="synthetic photographs (default 240)")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--folds", type=int, default=5, help="folds per repeat (default 5)")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats (default 2)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="parallel workers (default 2)")
+    add_progress_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -74,7 +77,7 @@ def run(args):
             continue
         pipe = make_classifier(memory=cache, pos_label=pos_label, **params)
         report = evaluate(pipe, data.filenames, y, groups=groups, cv=cv, pos_label=pos_label,
-                          subgroups=None, n_jobs=args.n_jobs)
+                          subgroups=None, n_jobs=args.n_jobs, progress=args.progress)
         s = report.summary()
         cells = "".join(f"{s[m][0]:>8.3f} ± {s[m][1]:.2f}" for m in
                         ("roc_auc", "macro_f1", "balanced_accuracy", "sensitivity", "specificity"))

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from ._errors import CommandError, describe
+from ._options import existing_folder
 
 
 def add_parser(subparsers):
@@ -15,8 +16,9 @@ def add_parser(subparsers):
     parser.add_argument("-o", "--output", default="heatmap.png", help="PNG to write: the photo beside its heat-map overlay")
     parser.add_argument("--target", default=None, help="class to explain (default: the predicted class)")
     parser.add_argument("--patch", type=float, default=0.2, help="patch side as a fraction of the shorter side")
-    parser.add_argument("--model-dir", default=None)
-    parser.add_argument("--allow-pickle", action="store_true")
+    parser.add_argument("--model-dir", default=None, type=existing_folder,
+                        help="where the embedding model files are, if moved (must exist)")
+    parser.add_argument("--allow-pickle", action="store_true", help="allow a pickle model file (only your own)")
     parser.set_defaults(run=run)
 
 

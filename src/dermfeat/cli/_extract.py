@@ -7,6 +7,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from ._options import add_progress_options, existing_folder
+
 
 def add_parser(subparsers):
     from ..pipeline._recipes import EMBEDDINGS, HANDCRAFTED
@@ -25,7 +27,8 @@ def add_parser(subparsers):
     parser.add_argument("-o", "--output", metavar="FEATURES", required=True, help="features file (.parquet, or .npy)")
     parser.add_argument("--features", default="handcrafted",
                         help=f"feature set(s), joined by '+': {names} (default handcrafted)")
-    parser.add_argument("--model-dir", default=None, help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR)")
+    parser.add_argument("--model-dir", default=None, type=existing_folder,
+                        help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR); must exist")
     parser.add_argument("--tta", action="store_true", help="test-time augmentation of embeddings")
     parser.add_argument("--cache", default=None, help="feature cache folder (features computed once per image)")
     parser.add_argument("--batch-size", type=int, default=512,
@@ -38,7 +41,7 @@ def add_parser(subparsers):
                         help="Dask scheduler address, e.g. tcp://host:8786 (default: this machine)")
     parser.add_argument("--n-jobs", type=int, default=None, help="parallel workers on this machine")
     parser.add_argument("--no-resume", action="store_true", help="start over instead of resuming an earlier run")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_options(parser, "--no-progress")
     parser.set_defaults(run=run)
 
 
@@ -114,7 +117,7 @@ def run(args):
         warnings.simplefilter("ignore")  # the error file and the summary below say it all
         result = extract_features(
             transformer, files, args.output, labels=labels, groups=groups, batch_size=args.batch_size,
-            resume=not args.no_resume, progress=not args.no_progress, scheduler=args.scheduler,
+            resume=not args.no_resume, progress=args.progress, scheduler=args.scheduler,
             skipped=skipped,
         )
     where = f" on {args.scheduler}" if args.scheduler else ""

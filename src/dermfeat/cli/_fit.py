@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from ._options import add_pipeline_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
+from ._options import add_pipeline_options, add_progress_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
 
 
 def add_parser(subparsers):
@@ -31,6 +31,7 @@ def add_parser(subparsers):
     )
     add_pipeline_options(parser)
     add_protocol_options(parser, what="validation (with --validate)")
+    add_progress_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -58,11 +59,15 @@ def fit_model(args, data, y, pos_label):
             from ..evaluation import validate
 
             result = validate(pipe, list(data.filenames), y, groups=groups, cv=outer_cv(args),
-                              pos_label=pos_label, n_jobs=args.n_jobs, random_state=args.seed)
+                              pos_label=pos_label, n_jobs=args.n_jobs, random_state=args.seed,
+                              progress=getattr(args, "progress", "auto"))
             pipe, validation = result.estimator, result.validation
         else:
+            from .._progress import image_steps, show_progress
+
             validation = None
-            pipe.fit(list(data.filenames), y, **({} if isinstance(groups, str) or groups is None else {"groups": groups}))
+            with show_progress(getattr(args, "progress", "auto"), desc="fit", total=len(y) * image_steps(pipe)):
+                pipe.fit(list(data.filenames), y, **({} if isinstance(groups, str) or groups is None else {"groups": groups}))
     messages = []
     for w in caught:
         if issubclass(w.category, ours):

@@ -9,7 +9,46 @@ seeded, stratified inner folds over the same near-duplicate groups).
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+
+#: ``--threshold`` values that keep the head's own decision (probability 0.5).
+FIXED_THRESHOLDS = ("fixed", "0.5")
+
+
+def existing_folder(text):
+    """argparse type of ``--model-dir``: a folder that exists (a typo must not fall back to another model)."""
+    if not os.path.isdir(text):
+        what = "not a folder" if os.path.exists(text) else "no such folder"
+        raise argparse.ArgumentTypeError(f"{text}: {what}")
+    return text
+
+
+def non_negative_int(text):
+    """argparse type of counts that may be 0 (``--heatmaps``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def threshold_choice(text):
+    """argparse type of ``--threshold``: ``fixed`` or a metric the threshold can be tuned for."""
+    from sklearn.metrics import get_scorer_names
+
+    from ..metrics import BINARY_METRICS
+    from ..metrics._threshold import BINARY_ALIASES
+
+    if text in FIXED_THRESHOLDS or text in BINARY_METRICS or text in BINARY_ALIASES or text in get_scorer_names():
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown threshold {text!r}; use 'fixed' (0.5) or a metric to tune it for: "
+        f"{', '.join(BINARY_METRICS)} (or a scikit-learn scorer name)"
+    )
 
 
 def add_pipeline_options(parser):
@@ -21,18 +60,21 @@ def add_pipeline_options(parser):
     group.add_argument("--head", default="logistic", choices=HEADS, help="classifier head (default logistic)")
     group.add_argument("--imbalance", default="balanced", choices=IMBALANCE, help="imbalance strategy (default balanced)")
     group.add_argument(
-        "--threshold", default="fixed",
+        "--threshold", default="fixed", type=threshold_choice,
         help="'fixed' (0.5) or a metric to tune the threshold for inside the training folds: macro_f1, "
-        "balanced_accuracy, specificity, f1, ... (default fixed)",
+        "balanced_accuracy, sensitivity, specificity, youden, ... (default fixed)",
     )
     group.add_argument("--constraint", default=None, help="with a tuned threshold, e.g. 'sensitivity>=0.8'")
-    group.add_argument("--pos-label", default="atopic_dermatitis", help="positive class (default atopic_dermatitis)")
+    group.add_argument("--pos-label", default=None,
+                       help="positive class, one of the classes found (default atopic_dermatitis when present, "
+                       "else the last class in sorted order)")
     group.add_argument("--fusion", default="early", choices=("early", "late"),
                        help="with several feature sets: concatenate (early) or average per-set heads (late)")
     group.add_argument("--lesion-crop", action="store_true", help="crop to the lesion before extracting features")
-    group.add_argument("--color-constancy", action="store_true", help="grey-world colour correction first")
+    group.add_argument("--color-constancy", action="store_true", help="shades-of-grey white balance first (ColorConstancy, p=6)")
     group.add_argument("--tta", action="store_true", help="test-time augmentation of embeddings")
-    group.add_argument("--model-dir", default=None, help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR)")
+    group.add_argument("--model-dir", default=None, type=existing_folder,
+                       help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR); must exist")
     group.add_argument("--cache", default=None, help="feature cache folder (features computed once per image)")
     group.add_argument("--n-jobs", type=int, default=None, help="parallel workers")
     group.add_argument(
@@ -40,6 +82,18 @@ def add_pipeline_options(parser):
         help="photographs that must stay together in every split, outer and inner: 'auto' (near-duplicates, "
         "default), a manifest column (e.g. patient ids), or 'none' (not recommended: warns)",
     )
+
+
+def add_progress_options(parser, *aliases):
+    """``--progress`` / ``--quiet``: progress bars on stderr (default: when stderr is a terminal).
+
+    ``aliases`` are older spellings of ``--quiet`` (``--no-progress``).
+    """
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--progress", dest="progress", action="store_const", const=True, default="auto",
+                       help="always show progress bars on stderr, in logs too (default: only on a terminal)")
+    group.add_argument("--quiet", *aliases, dest="progress", action="store_const", const=False,
+                       help="no progress bars")
 
 
 def add_protocol_options(parser, *, what="cross-validation"):
@@ -117,8 +171,12 @@ def build_pipeline(args, pos_label):
     )
 
 
-def load_data(path, pos_label):
-    """Load a labelled folder; the positive label falls back to the last class."""
+def load_data(path, pos_label=None):
+    """Load a labelled folder and settle the positive class.
+
+    ``pos_label=None`` gives ``atopic_dermatitis`` when it is a class, else the
+    last class in sorted order; a given label must be one of the classes found.
+    """
     from ..datasets import load_image_folder
 
     data = load_image_folder(path, on_error="skip")
@@ -130,9 +188,17 @@ def load_data(path, pos_label):
             f"{path}: found {len(data.filenames)} labelled images in {len(names)} classes; "
             "a classifier needs a folder of class sub-folders (or a manifest) with at least two classes"
         )
-    if pos_label not in names:
-        pos_label = names[-1]
-    return data, data.labels, pos_label
+    return data, data.labels, resolve_pos_label(pos_label, names, path)
+
+
+def resolve_pos_label(pos_label, names, where):
+    """The positive class among ``names``: the given one (checked), else the default."""
+    names = [str(n) for n in names]
+    if pos_label is None:
+        return "atopic_dermatitis" if "atopic_dermatitis" in names else names[-1]
+    if str(pos_label) not in names:
+        raise ValueError(f"--pos-label {pos_label!r} is not a class of {where}; the classes are {', '.join(names)}")
+    return str(pos_label)
 
 
 def load_saved_model(path, *, allow_pickle=False, model_dir=None, what="the model"):

@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from ._options import existing_folder
+
 #: Photographs decoded and predicted together by default (a 12-megapixel photo
 #: takes 36 MB once decoded).
 DEFAULT_BATCH_SIZE = 8
@@ -36,11 +38,12 @@ def add_parser(subparsers):
     )
     parser.add_argument("model", help="model file written by 'dermfeat fit'")
     parser.add_argument("images", nargs="+", help="image files")
-    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
     parser.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE,
                         help=f"photos decoded and predicted together (default {DEFAULT_BATCH_SIZE}); memory grows "
                         "with it, not with the number of photos")
-    parser.add_argument("--model-dir", default=None, help="where the embedding model files are, if moved")
+    parser.add_argument("--model-dir", default=None, type=existing_folder,
+                        help="where the embedding model files are, if moved (must exist)")
     parser.add_argument("--allow-pickle", action="store_true", help="allow a pickle model file (only your own)")
     parser.add_argument("--show-validation", action="store_true",
                         help="print the cross-validated figures stored with the model (dermfeat fit --validate) "

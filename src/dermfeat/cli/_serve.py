@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import sys
 
+from ._options import existing_folder
+
 
 def add_parser(subparsers):
     from ..serve._app import DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_QUEUED
@@ -26,7 +28,8 @@ def add_parser(subparsers):
                         f"(default {DEFAULT_MAX_QUEUED})")
     parser.add_argument("--severity-model", default=None,
                         help="a saved ordinal severity model; without it the page says nothing about severity")
-    parser.add_argument("--model-dir", default=None, help="where the embedding model files are, if moved")
+    parser.add_argument("--model-dir", default=None, type=existing_folder,
+                        help="where the embedding model files are, if moved (must exist)")
     parser.add_argument("--allow-pickle", action="store_true", help="allow a pickle model file (only your own)")
     parser.set_defaults(run=run)
 

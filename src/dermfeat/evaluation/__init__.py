@@ -1,5 +1,6 @@
 """Leak-free evaluation: cross-validated metrics, subgroups, plots, an HTML report, and validated models."""
 
+from ._cross_val_predict import cross_val_predict
 from ._display import SubgroupMetricsDisplay, ThresholdCurveDisplay
 from ._evaluate import evaluate
 from ._metrics import fold_metrics
@@ -12,6 +13,7 @@ __all__ = [
     "EvaluationReport",
     "SubgroupMetricsDisplay",
     "ThresholdCurveDisplay",
+    "cross_val_predict",
     "evaluate",
     "fold_metrics",
     "image_subgroups",

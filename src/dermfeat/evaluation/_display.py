@@ -11,7 +11,11 @@ _LABELS = {
     "balanced_accuracy": "balanced accuracy",
     "precision": "precision (PPV)",
     "roc_auc": "ROC AUC",
+    "accuracy": "correctly classified",
 }
+
+#: Above this many levels, or labels this long, subgroup bars are drawn horizontally.
+_MAX_VERTICAL_LEVELS, _MAX_VERTICAL_LABEL = 6, 16
 
 
 def _axes(ax):
@@ -108,6 +112,14 @@ class SubgroupMetricsDisplay:
     >>> d = SubgroupMetricsDisplay(["light", "dark"], [40, 12], {"sensitivity": [0.8, 0.6]}).plot()
     >>> len(d.bars_["sensitivity"])
     2
+
+    Many levels or long names (subtypes) are drawn as horizontal bars, one
+    readable row each:
+
+    >>> names = [f"subtype number {i}" for i in range(12)]
+    >>> d = SubgroupMetricsDisplay(names, [5] * 12, {"accuracy": [0.5] * 12}).plot()
+    >>> d.horizontal_
+    True
     """
 
     def __init__(self, groups, sizes, values, title=None):
@@ -121,21 +133,48 @@ class SubgroupMetricsDisplay:
         """Bars of a report's subgroup table."""
         rows = report.subgroup_table(name)
         if metrics is None:
-            metrics = ["sensitivity", "specificity", "macro_f1"] if report.is_binary else ["macro_f1", "balanced_accuracy"]
+            single_class = all(np.isnan(r.get("macro_f1", np.nan)) for r in rows)
+            if single_class:  # e.g. subtypes, each of one diagnosis: the share each one gets right
+                metrics = ["accuracy"]
+            else:
+                metrics = ["sensitivity", "specificity", "macro_f1"] if report.is_binary else ["macro_f1", "balanced_accuracy"]
         values = {m: [r.get(m, np.nan) for r in rows] for m in metrics}
         return cls([r["group"] for r in rows], [r["n"] for r in rows], values, title=name.replace("_", " ")).plot(ax=ax)
 
     def plot(self, ax=None):
-        """Draw grouped bars; returns ``self``."""
-        ax = _axes(ax)
+        """Draw grouped bars (horizontal for many or long levels); returns ``self``.
+
+        A metric that is undefined for a level (NaN) gets no bar.
+        """
+        self.horizontal_ = (len(self.groups) > _MAX_VERTICAL_LEVELS
+                            or max((len(g) for g in self.groups), default=0) > _MAX_VERTICAL_LABEL)
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            height = max(4.0, 0.32 * len(self.groups) * max(len(self.values), 1) + 1.2) if self.horizontal_ else 4
+            _, ax = plt.subplots(figsize=(6.5 if self.horizontal_ else 6, height))
         k = len(self.values)
         x = np.arange(len(self.groups))
         width = 0.8 / max(k, 1)
         self.bars_ = {}
         for j, (name, vals) in enumerate(self.values.items()):
-            vals = np.nan_to_num(np.asarray(vals, dtype=float), nan=0.0)
-            self.bars_[name] = ax.bar(x + (j - (k - 1) / 2) * width, vals, width, label=_LABELS.get(name, name))
-        ax.set_xticks(x, [f"{g}\n(n={n})" for g, n in zip(self.groups, self.sizes)], fontsize="small")
+            vals = np.asarray(vals, dtype=float)
+            shown = ~np.isnan(vals)
+            where = (x + (j - (k - 1) / 2) * width)[shown]
+            draw = ax.barh if self.horizontal_ else ax.bar
+            self.bars_[name] = draw(where, vals[shown], width, label=_LABELS.get(name, name))
+        labels = [f"{g} (n={n})" if self.horizontal_ else f"{g}\n(n={n})" for g, n in zip(self.groups, self.sizes)]
+        if self.horizontal_:
+            ax.set_yticks(x, labels, fontsize="small")
+            ax.invert_yaxis()  # first level on top
+            ax.set(xlim=(0, 1.0), xlabel="metric", xticks=np.linspace(0, 1, 6))
+            if self.title:
+                ax.set_title(self.title)
+            ax.legend(fontsize="small", loc="lower right")
+            ax.grid(axis="x", alpha=0.3)
+            self.ax_, self.figure_ = ax, ax.figure
+            return self
+        ax.set_xticks(x, labels, fontsize="small")
         ax.set(ylim=(0, 1.22), ylabel="metric", yticks=np.linspace(0, 1, 6))
         if self.title:
             ax.set_title(self.title)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import inspect
-import sys
 import time
 import warnings
 from numbers import Integral
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.parallel import Parallel, delayed
 
 from .._exceptions import UnstableThresholdWarning
+from .._progress import progress_bar, show_progress
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
@@ -38,12 +40,19 @@ def _groups_param(estimator):
     An estimator whose own ``fit`` names ``groups`` (a
     :class:`~dermfeat.pipeline.ImagePipeline`, a
     :class:`~dermfeat.model_selection.ThresholdTunedClassifier`) takes them
-    directly; a plain Pipeline passes them to its last step.
+    directly.  With metadata routing enabled, any estimator whose routing
+    consumes ``groups`` in ``fit`` takes them as ``groups`` (a Pipeline routes
+    them to the steps that request them); without it, a plain Pipeline passes
+    them to its last step as ``<step>__groups``.
     """
     try:
         if "groups" in inspect.signature(estimator.fit).parameters:
             return "groups"
     except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return None
+    if get_config().get("enable_metadata_routing", False):
+        if hasattr(estimator, "get_metadata_routing") and get_routing_for_object(estimator).consumes("fit", ["groups"]):
+            return "groups"
         return None
     if isinstance(estimator, Pipeline):
         name, last = estimator.steps[-1]
@@ -99,7 +108,7 @@ def evaluate(
     fit_params=None,
     n_jobs=None,
     random_state=0,
-    progress=False,
+    progress="auto",
 ):
     """Cross-validate a classifier without leakage and collect everything a study reports.
 
@@ -136,18 +145,24 @@ def evaluate(
     pos_label : str or int, optional
         The positive class for binary metrics; default ``"atopic_dermatitis"`` when
         present, otherwise the last class.
-    subgroups : "auto", dict or None, default="auto"
+    subgroups : "auto", dict, list of them, or None, default="auto"
         Variables to break the metrics down by.  ``"auto"`` (images only): skin
         tone (ITA category) and image-quality bins (blur, exposure) from
-        :func:`image_subgroups`.  A dict maps a name to one label per sample.
+        :func:`image_subgroups`.  A dict maps a name to one label per sample
+        (e.g. ``{"subtype": data["subtype"]}``).  A list merges its items:
+        ``["auto", {"subtype": data["subtype"]}]`` gives skin tone, quality
+        and subtype (what ``dermfeat cv`` shows when the manifest has a
+        ``subtype`` column).
     fit_params : dict, optional
         Extra ``fit`` parameters (sample-aligned arrays are indexed per fold).
     n_jobs : int, optional
         Folds fitted in parallel.
     random_state : int or None, default=0
         Seed of the default splitter.
-    progress : bool, default=False
-        Show a progress bar over the folds (only when stderr is a terminal).
+    progress : "auto" or bool, default="auto"
+        ``tqdm.auto`` progress bars over the folds and over the photographs the
+        subgroups are computed from: ``"auto"`` when stderr is a terminal or in
+        a Jupyter notebook, ``True`` always (logs too), ``False`` never.
 
     Returns
     -------
@@ -171,7 +186,7 @@ def evaluate(
     >>> report = evaluate(pipe, data.images, data.labels, groups=data.groups, cv=3,
     ...                   subgroups=None)
     >>> sorted(report.summary())[:3]
-    ['accuracy', 'balanced_accuracy', 'brier']
+    ['accuracy', 'average_precision', 'balanced_accuracy']
     """
     if not is_classifier(estimator):
         raise TypeError(f"evaluate needs a classifier, got {type(estimator).__name__}")
@@ -219,11 +234,7 @@ def evaluate(
             delayed(_fit_and_predict)(clone(estimator), X, y, train, test, params_for(train))
             for train, test in splits
         )
-        if progress:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, total=len(splits), desc="folds", disable=not sys.stderr.isatty(), leave=False)
-        results = list(results)
+        results = list(progress_bar(results, total=len(splits), desc="cv folds", unit="fold", progress=progress))
     elapsed = time.perf_counter() - start
 
     k = len(classes)
@@ -242,7 +253,7 @@ def evaluate(
             proba_sum[test] += proba
             proba_count[test] += 1
         preds[repeat, test] = res["pred"]
-        fold_predictions.append({"test": test, "proba": proba, "pred": res["pred"]})
+        fold_predictions.append({"train": train, "test": test, "proba": proba, "pred": res["pred"]})
         metrics = fold_metrics(y[test], res["pred"], proba, classes, pos_label)
         folds.append(
             {
@@ -261,8 +272,7 @@ def evaluate(
     oof_proba = proba_sum / np.maximum(proba_count, 1)[:, None] if has_proba else None
     oof_pred = _majority(preds)
 
-    if isinstance(subgroups, str) and subgroups == "auto":
-        subgroups = image_subgroups(X, n_jobs=n_jobs)
+    subgroups = _resolve_subgroups(subgroups, X, n, n_jobs, progress)
     return EvaluationReport(
         estimator=estimator,
         sources=X,
@@ -276,9 +286,33 @@ def evaluate(
         oof_pred=oof_pred,
         repeat_preds=preds,
         fold_predictions=fold_predictions,
-        subgroups=subgroups or {},
+        subgroups=subgroups,
         elapsed=elapsed,
+        fit_params=fit_params,
     )
+
+
+def _resolve_subgroups(subgroups, X, n, n_jobs, progress):
+    """``subgroups`` of :func:`evaluate` as one dict of name -> labels."""
+    if subgroups is None:
+        return {}
+    if isinstance(subgroups, str):
+        if subgroups != "auto":
+            raise ValueError(f"subgroups must be 'auto', a dict, a list of them or None; got {subgroups!r}")
+        with show_progress(progress, desc="subgroups", total=2 * n):  # skin tone and quality read every photo
+            return image_subgroups(X, n_jobs=n_jobs)
+    if isinstance(subgroups, dict):
+        out = {}
+        for name, labels in subgroups.items():
+            labels = np.asarray(labels, dtype=object)
+            if len(labels) != n:
+                raise ValueError(f"subgroup {name!r} has {len(labels)} labels for {n} samples")
+            out[str(name)] = labels
+        return out
+    out = {}
+    for item in subgroups:
+        out.update(_resolve_subgroups(item, X, n, n_jobs, progress))
+    return out
 
 
 def _majority(preds):

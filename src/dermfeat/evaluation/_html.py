@@ -20,6 +20,7 @@ table{border-collapse:collapse;margin:.5em 0;font-size:.9em}th,td{border:1px sol
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0}.plots img{width:520px;border:1px solid #eee}
 .gallery{display:flex;flex-wrap:wrap;gap:10px}.card{width:170px;font-size:.8em}.card img{width:170px;height:128px;object-fit:cover;border:1px solid #ccc}
+.card.wide{width:350px}.card img.heat{width:170px;height:auto;object-fit:contain;border:none;margin-left:4px}
 .note{color:#555;font-size:.9em}
 """
 
@@ -61,7 +62,7 @@ def _table(rows, columns, formats=None):
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def write_html(report, path, *, title, n_gallery):
+def write_html(report, path, *, title, n_gallery, n_heatmaps=4):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -83,11 +84,29 @@ def write_html(report, path, *, title, n_gallery):
 
     summary = report.summary()
     metrics = list(report.headline_metrics) + [m for m in summary if m.startswith(("precision_", "recall_"))]
-    rows = [{"metric": m, "mean": summary[m][0], "std": summary[m][1]} for m in metrics if m in summary]
-    thresholds = report.thresholds()
-    if len(thresholds):
-        rows.append({"metric": "decision threshold (chosen per training fold)", "mean": float(thresholds.mean()), "std": float(thresholds.std())})
-    parts.append("<h2>Metrics (mean ± std over test folds)</h2>" + _table(rows, ["metric", "mean", "std"]))
+    pooled = report.oof_metrics()
+    intervals = report.intervals()
+    rows = []
+    for m in metrics:
+        if m not in summary:
+            continue
+        row = {"metric": m, "mean over folds": summary[m][0], "std over folds": summary[m][1],
+               "pooled out-of-fold": pooled.get(m, np.nan), "95% interval (pooled)": ""}
+        if m in intervals and not np.isnan(intervals[m]["low"]):
+            row["95% interval (pooled)"] = f"{intervals[m]['low']:.3f} - {intervals[m]['high']:.3f}"
+        rows.append(row)
+    columns = ["metric", "mean over folds", "std over folds", "pooled out-of-fold", "95% interval (pooled)"]
+    threshold = report.threshold_text()
+    parts.append(
+        f"<h2>Metrics</h2>{_table(rows, columns)}"
+        + (f"<p>Decision threshold: <b>{html.escape(threshold)}</b></p>" if threshold else "")
+        + f"<p class='note'><b>Mean over folds</b>: the metric of each of the {len(report.folds)} test folds, "
+        "averaged (± their standard deviation). <b>Pooled out-of-fold</b>: the metric of all out-of-fold "
+        "predictions at once (probabilities averaged over repeats, the majority prediction), as in the ROC and "
+        "precision-recall plots. They differ because a fold's AUC only ranks the photographs of that fold. "
+        "<b>95% interval</b>: 2.5th-97.5th percentile of the pooled metric over 1000 bootstrap resamples of "
+        "whole groups (near-duplicates stay together).</p>"
+    )
 
     cm = report.confusion_matrix()
     cm_rows = [{"true \\ predicted": str(c), **{str(p): int(v) for p, v in zip(report.classes, r)}} for c, r in zip(report.classes, cm)]
@@ -96,7 +115,8 @@ def write_html(report, path, *, title, n_gallery):
     plots = [("confusion matrix", report.plot_confusion_matrix())]
     if report.positive_proba is not None:
         plots += [
-            ("ROC curve", report.plot_roc_curve()),
+            ("ROC curve (pooled out-of-fold)", report.plot_roc_curve()),
+            ("precision-recall curve (pooled out-of-fold) with average precision", report.plot_precision_recall_curve()),
             ("threshold curve", report.plot_threshold_curve()),
             ("calibration", report.plot_calibration()),
         ]
@@ -112,28 +132,47 @@ def write_html(report, path, *, title, n_gallery):
         table = report.subgroup_table(name)
         cols = ["group", "n"] + (["n_positive"] if report.is_binary else [])
         cols += [m for m in report.headline_metrics if m not in ("brier", "calibration_error")]
+        if any(np.isnan(r.get("macro_f1", np.nan)) for r in table):
+            cols.append("accuracy")
+        cols = [c for c in cols if any(not (isinstance(r.get(c), float) and np.isnan(r.get(c))) for r in table)]
         parts.append(
             f"<h2>By {html.escape(name.replace('_', ' '))}</h2>"
             + _table(table, cols, {"n": "{}", "n_positive": "{}"})
-            + "<p class='note'>Out-of-fold predictions pooled over repeats. Small groups give noisy numbers; read n.</p>"
+            + "<p class='note'>Out-of-fold predictions pooled over repeats. Small groups give noisy numbers; read n. "
+            "Where a group holds one class only, only that class's figures are defined (accuracy: the share "
+            "classified correctly).</p>"
         )
 
-    wrong = report.misclassified()
+    from ._gallery import distinct_errors, heatmaps
+
     kinds = ["false positive", "false negative"] if report.is_binary else ["error"]
+    shown = {kind: distinct_errors(report, kind, n_gallery) for kind in kinds}
+    confident = sorted((r for rows, _ in shown.values() for r in rows),
+                       key=lambda r: -r["confidence"] if not np.isnan(r["confidence"]) else 0)
+    maps = heatmaps(report, confident, n_heatmaps) if n_heatmaps else {}
     for kind in kinds:
-        rows = [r for r in wrong if r["kind"] == kind][:n_gallery]
+        rows, total = shown[kind]
         cards = []
         for r in rows:
             thumb = _thumbnail(report.sources[r["index"]] if not hasattr(report.sources, "iloc") else report.sources.iloc[r["index"]])
             img = f"<img src='data:image/jpeg;base64,{thumb}'>" if thumb else "<div>(unreadable)</div>"
+            heat = f"<img class='heat' src='data:image/png;base64,{maps[r['index']]}'>" if r["index"] in maps else ""
+            copies = f"<div>+{r['copies']} cop{'y' if r['copies'] == 1 else 'ies'} of this photo</div>" if r["copies"] else ""
             cards.append(
-                f"<div class='card'>{img}<div>{html.escape(Path(str(r['source'])).name)}</div>"
+                f"<div class='card{' wide' if heat else ''}'>{img}{heat}<div>{html.escape(Path(str(r['source'])).name)}</div>"
                 f"<div>true <b>{html.escape(str(r['true']))}</b>, predicted {html.escape(str(r['predicted']))}"
-                f" with p={r['confidence']:.2f}</div></div>"
+                f" with p={r['confidence']:.2f}</div>{copies}</div>"
             )
-        total = sum(1 for r in wrong if r["kind"] == kind)
         parts.append(
-            f"<h2>Most confident {kind}s ({len(rows)} of {total})</h2><div class='gallery'>{''.join(cards) or 'none'}</div>"
+            f"<h2>Most confident {kind}s ({len(rows)} shown of {total}; copies of a photograph shown once)</h2>"
+            f"<div class='gallery'>{''.join(cards) or 'none'}</div>"
+        )
+    if maps:
+        parts.append(
+            "<p class='note'>Heat maps (occlusion sensitivity, dermfeat.explain): how much the probability of the "
+            "wrongly predicted class drops when a patch covering each region is hidden, for the model of the fold "
+            "that photograph was tested in (refitted on that fold's training photographs). Hot regions drove the "
+            "mistake.</p>"
         )
     parts.append("</body></html>")
     path.write_text("".join(parts), encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import (
-    balanced_accuracy_score,
+    average_precision_score,
     brier_score_loss,
     f1_score,
     precision_recall_fscore_support,
@@ -14,7 +14,7 @@ from sklearn.metrics import (
 from ..metrics import expected_calibration_error
 
 #: Metrics shown first in tables, in this order (binary problems).
-BINARY_HEADLINE = ("roc_auc", "macro_f1", "balanced_accuracy", "sensitivity", "specificity", "brier", "calibration_error")
+BINARY_HEADLINE = ("roc_auc", "average_precision", "macro_f1", "balanced_accuracy", "sensitivity", "specificity", "brier", "calibration_error")
 MULTICLASS_HEADLINE = ("roc_auc", "macro_f1", "weighted_f1", "balanced_accuracy", "accuracy", "brier")
 
 
@@ -35,7 +35,8 @@ def fold_metrics(y_true, y_pred, proba, classes, pos_label):
     Returns
     -------
     metrics : dict of float
-        Binary: ``roc_auc``, ``macro_f1``, ``balanced_accuracy``, ``accuracy``,
+        Binary: ``roc_auc``, ``average_precision`` (area under the
+        precision-recall curve of ``pos_label``), ``macro_f1``, ``balanced_accuracy``, ``accuracy``,
         ``sensitivity`` and ``specificity`` of ``pos_label``, ``precision_<c>`` and
         ``recall_<c>`` per class, ``brier``, ``calibration_error``.  Multiclass: ROC
         AUC one-vs-rest (macro), macro/weighted F1, balanced accuracy, accuracy,
@@ -48,7 +49,7 @@ def fold_metrics(y_true, y_pred, proba, classes, pos_label):
     out = {
         "macro_f1": f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
         "weighted_f1": f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0),
-        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
+        "balanced_accuracy": _balanced_accuracy(y_true, y_pred, labels),
         "accuracy": float(np.mean(y_true == y_pred)),
     }
     precision, recall, _, support = precision_recall_fscore_support(
@@ -66,6 +67,7 @@ def fold_metrics(y_true, y_pred, proba, classes, pos_label):
             p_pos = proba[:, labels.index(pos_label)]
             y_pos = (y_true == pos_label).astype(int)
             out["roc_auc"] = roc_auc_score(y_pos, p_pos) if len(present) == 2 else np.nan
+            out["average_precision"] = average_precision_score(y_pos, p_pos) if y_pos.any() else np.nan
             out["brier"] = brier_score_loss(y_pos, p_pos)
             out["calibration_error"] = expected_calibration_error(y_pos, p_pos)
     elif proba is not None:
@@ -76,3 +78,11 @@ def fold_metrics(y_true, y_pred, proba, classes, pos_label):
         else:
             out["roc_auc"] = np.nan
     return {k: float(v) for k, v in out.items()}
+
+
+def _balanced_accuracy(y_true, y_pred, labels):
+    """Mean recall over the classes present in ``y_true`` (no warning when a prediction names another class)."""
+    present = [c for c in labels if np.any(y_true == c)]
+    if not present:
+        return np.nan
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in present]))

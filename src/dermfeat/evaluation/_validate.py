@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
+from .._progress import image_steps, show_progress
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from ._evaluate import _groups_param, evaluate
 
@@ -158,7 +159,7 @@ def describe_validation(validation, *, short=False):
 
 
 def validate(estimator, X, y, *, groups="auto", cv=None, pos_label=None, fit_params=None, n_jobs=None,
-             random_state=0, progress=False):
+             random_state=0, progress="auto"):
     """Cross-validate a pipeline as :func:`evaluate` does, then fit it on all the data.
 
     The Python side of ``dermfeat fit --validate``: the figures describe the
@@ -179,8 +180,11 @@ def validate(estimator, X, y, *, groups="auto", cv=None, pos_label=None, fit_par
     cv : splitter, int or None
         ``None``: :class:`~dermfeat.model_selection.RepeatedStratifiedGroupKFold`
         (5 folds x 5 repeats, seeded by ``random_state``); see :func:`evaluate`.
-    pos_label, fit_params, n_jobs, random_state, progress
-        See :func:`evaluate`.  :class:`~dermfeat.UnstableThresholdWarning` is
+    pos_label, fit_params, n_jobs, random_state
+        See :func:`evaluate`.
+    progress : "auto" or bool, default="auto"
+        Bars over the folds (see :func:`evaluate`) and over the photographs
+        of the final fit.  :class:`~dermfeat.UnstableThresholdWarning` is
         not raised for the training folds of the cross-validation (the record
         holds the spread of their thresholds), only for the final fit.
 
@@ -220,5 +224,6 @@ def validate(estimator, X, y, *, groups="auto", cv=None, pos_label=None, fit_par
     name = _groups_param(estimator)
     if name is not None and groups is not None:
         params.setdefault(name, groups)
-    fitted = clone(estimator).fit(X, np.asarray(y), **params)
+    with show_progress(progress, desc="final fit", total=len(y) * image_steps(estimator)):
+        fitted = clone(estimator).fit(X, np.asarray(y), **params)
     return Bunch(estimator=fitted, validation=validation_summary(report, groups_kind=kind), report=report)

@@ -19,6 +19,7 @@ from sklearn.utils import Bunch
 
 from .. import __version__
 from .._exceptions import InvalidImageError, SkippedImagesWarning
+from .._progress import progress_bar
 from ..base._inputs import as_image_list
 from ._batches import _ensure_fitted, _extract_batch, _identity, _serial_copy, _state_key
 from ._journal import _completed_info, _consolidate, _part_done, _prepare_parts, _write_part
@@ -43,7 +44,7 @@ def extract_features(
     groups=None,
     batch_size=512,
     resume=True,
-    progress=True,
+    progress="auto",
     scheduler=None,
     on_error="skip",
     skipped=(),
@@ -89,8 +90,9 @@ def extract_features(
         Reuse the results of an earlier run of the same job (same transformer
         parameters, images, labels, groups and batch size).  ``False`` starts
         over.
-    progress : bool, default=True
-        Show a progress bar (only when stderr is a terminal).
+    progress : "auto" or bool, default="auto"
+        Show a ``tqdm.auto`` progress bar: ``"auto"`` when stderr is a terminal
+        or in a Jupyter notebook, ``True`` always (logs too), ``False`` never.
     scheduler : str, dask.distributed.Client, cluster or None, default=None
         ``None`` extracts in this process (with the transformer's own
         ``n_jobs``).  A scheduler address (``"tcp://host:8786"``), a ``Client``
@@ -179,10 +181,8 @@ def extract_features(
     todo = [b for b in range(n_batches) if not _part_done(paths.parts, b)]
     computed = sum(len(range(b * batch_size, min(n, (b + 1) * batch_size))) for b in todo)
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n, initial=n - computed, unit="img", desc="extract", leave=False,
-               disable=not (progress and sys.stderr.isatty()))
+    bar = progress_bar(total=n, unit="img", desc="extract", progress=progress)
+    bar.update(n - computed)
     batches = ((b * batch_size, sources[b * batch_size:(b + 1) * batch_size]) for b in todo)
     try:
         if scheduler is None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import BaseCrossValidator, StratifiedGroupKFold
 from sklearn.utils import check_random_state
 
 
-class RepeatedStratifiedGroupKFold:
+class RepeatedStratifiedGroupKFold(BaseCrossValidator):
     """Stratified group K-fold, repeated with different shuffles.
 
     scikit-learn offers ``RepeatedStratifiedKFold`` (no groups) and
@@ -16,6 +16,11 @@ class RepeatedStratifiedGroupKFold:
     need stratification, and one split of a few hundred images is noisy, so the
     two are combined: each repetition is a shuffled
     :class:`~sklearn.model_selection.StratifiedGroupKFold` with its own seed.
+
+    Like scikit-learn's group splitters it requests ``groups`` for ``split``, so
+    with ``sklearn.set_config(enable_metadata_routing=True)``
+    ``cross_val_score(..., cv=RepeatedStratifiedGroupKFold(), params={"groups": g})``
+    routes the groups to it.
 
     Parameters
     ----------
@@ -38,6 +43,9 @@ class RepeatedStratifiedGroupKFold:
     >>> all(not set(groups[tr]) & set(groups[te]) for tr, te in cv.split(y, y, groups))
     True
     """
+
+    # a group splitter: metadata routing passes ``groups`` to ``split`` (as scikit-learn's GroupKFold)
+    __metadata_request__split = {"groups": True}
 
     def __init__(self, n_splits=5, n_repeats=5, random_state=None):
         self.n_splits = n_splits
