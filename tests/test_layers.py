@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: The floors, from the ground up: a unit may import units on its own floor or lower.
 #: A unit is a sub-package (``features``), or a module named on its own (``zoo._quantize``).
 LAYERS = [
-    {"dermfeat", "_exceptions", "io", "imaging", "utils"},
+    {"dermfeat", "_exceptions", "_progress", "io", "imaging", "utils"},
     {"base"},
     {"zoo"},
     {"features", "preprocessing"},

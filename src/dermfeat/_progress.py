@@ -79,15 +79,13 @@ def image_steps(estimator):
     >>> image_steps(make_pipeline(make_union(ColorFeatures(), QualityFeatures()), LogisticRegression()))
     2
     """
-    from .base._image_transformer import _ImageInputMixin
-
     found, seen, stack = 0, set(), [estimator]
     while stack:
         est = stack.pop()
         if id(est) in seen or not hasattr(est, "get_params") or isinstance(est, type):
             continue
         seen.add(id(est))
-        found += isinstance(est, _ImageInputMixin)
+        found += bool(getattr(est, "_reads_images", False))  # the image engine's estimators say so
         for value in est.get_params(deep=False).values():
             if isinstance(value, (list, tuple)):  # steps, transformer_list, estimators: (name, estimator[, ...])
                 stack.extend(v[1] if isinstance(v, tuple) and len(v) > 1 else v for v in value)

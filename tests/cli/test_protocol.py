@@ -13,7 +13,7 @@ from dermfeat.cli._fit import fit_model
 from dermfeat.cli._main import build_parser
 from dermfeat.cli._options import build_pipeline, load_data, resolve_groups
 from dermfeat.evaluation import evaluate
-from dermfeat.evaluation._evaluate import _groups_param
+from dermfeat.evaluation._fit_params import _groups_param
 from dermfeat.persistence import load_model
 
 OPTIONS = ["--features", "color", "--threshold", "macro_f1"]

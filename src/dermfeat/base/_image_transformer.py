@@ -91,6 +91,9 @@ def feature_state(estimator):
 class _ImageInputMixin:
     """Shared input handling: each image is decoded once, at the size the estimator asks for."""
 
+    #: Reads every image it is given (counted by :func:`dermfeat._progress.image_steps`).
+    _reads_images = True
+
     def _decode_target(self):
         """Shorter side the JPEG decoder must reach (``None``: full size); see :func:`dermfeat.io.read_image`."""
         return None

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.model_selection import check_cv
 from sklearn.utils.parallel import Parallel, delayed
 
-from ._evaluate import _groups_param, _take
+from ._fit_params import _groups_param, _take
 
 _PROBA_METHODS = ("predict_proba", "predict_log_proba", "decision_function")
 

@@ -320,7 +320,7 @@ class EvaluationReport:
         """
         from sklearn.base import clone
 
-        from ._evaluate import _groups_param, _take
+        from ._fit_params import _groups_param, _take
 
         train = self.fold_predictions[fold]["train"]
         n = len(self.y)

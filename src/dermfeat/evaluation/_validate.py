@@ -11,7 +11,8 @@ from sklearn.utils import Bunch
 
 from .._progress import image_steps, show_progress
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
-from ._evaluate import _groups_param, evaluate
+from ._evaluate import evaluate
+from ._fit_params import _groups_param
 
 #: Metrics stored in a validation record (those the fold reports define).
 VALIDATION_METRICS = ("roc_auc", "sensitivity", "specificity", "macro_f1", "balanced_accuracy")
