@@ -14,6 +14,14 @@ from dermfeat.evaluation import evaluate
 from dermfeat.features import ColorFeatures, QualityFeatures
 
 
+@pytest.fixture(autouse=True)
+def every_update_drawn(monkeypatch):
+    """tqdm draws every update in full (no 0.1 s rate limit): the bars' last counts reach stderr however fast."""
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")
+    monkeypatch.setenv("TQDM_MINITERS", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 class _Stream:
     def __init__(self, tty):
         self.tty = tty
