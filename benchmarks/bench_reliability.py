@@ -69,6 +69,7 @@ Unless ``--quick``, it also runs ``dermfeat predict`` over 200 copies of a
 12-megapixel photo (``bench_predict_memory.py``) and prints its peak memory.
 ``--quick`` runs 200 fuzzed files, two worst-case inputs and no real model.
 The output says which ``../shared`` files were used.  Linux only (``/proc``).
+Measured results: ``benchmarks/RESULTS_reliability.md``.
 ``--src`` runs the entry points from another source tree (say an older
 checkout's ``src/``): the columns must then show what that version got wrong,
 which checks that they can.
