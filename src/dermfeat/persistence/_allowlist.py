@@ -159,6 +159,9 @@ _DERMFEAT = {
         "dermfeat.model_selection._split.RepeatedStratifiedGroupKFold",
         "dermfeat.ordinal._ordinal.OrdinalClassifier",
         "dermfeat.ordinal._ordinal.MultiSignOrdinalClassifier",
+        "dermfeat.uncertainty._detector.OutOfDistributionDetector",
+        "dermfeat.uncertainty._conformal.ConformalClassifier",
+        "dermfeat.uncertainty._guarded.GuardedClassifier",
     )
 }
 
