@@ -18,7 +18,7 @@ from ._detector import OutOfDistributionDetector
 from ._guarded import GuardedClassifier
 from ._inference import predict_with_uncertainty, set_labels
 from ._steps import decision_step
-from ._metrics import coverage_table, mean_set_size, set_coverage
+from ._metrics import coverage_table, mean_set_size, report_coverage, set_coverage
 
 __all__ = [
     "ConformalClassifier",
@@ -29,6 +29,7 @@ __all__ = [
     "decision_step",
     "mean_set_size",
     "predict_with_uncertainty",
+    "report_coverage",
     "set_coverage",
     "set_labels",
 ]

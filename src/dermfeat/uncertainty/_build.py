@@ -10,7 +10,7 @@ from ._detector import OutOfDistributionDetector
 from ._guarded import GuardedClassifier
 
 
-def add_uncertainty(pipeline, *, guard_after=0, confidence_level=0.9, class_conditional=False, method="cross", cv=5,
+def add_uncertainty(pipeline, *, guard_after=None, confidence_level=0.9, class_conditional=False, method="cross", cv=5,
                     false_alarm_rate=0.05, detector=None, random_state=0):
     """A copy of ``pipeline`` that also gives prediction sets and an out-of-distribution flag.
 
@@ -31,8 +31,10 @@ def add_uncertainty(pipeline, *, guard_after=0, confidence_level=0.9, class_cond
     pipeline : Pipeline or classifier
         Unfitted.  Cloned.  A bare classifier (or a one-step pipeline) is
         wrapped itself, the detector then seeing its input.
-    guard_after : int or str, default=0
-        Index or name of the last step whose output the detector sees.
+    guard_after : int, str or None, default=None
+        Index or name of the last step whose output the detector sees
+        (``None``: the step named ``"features"`` if there is one, else the
+        first step).
     confidence_level, class_conditional, method, cv : see :class:`ConformalClassifier`
     false_alarm_rate : float, default=0.05
         Of the default detector (see :class:`OutOfDistributionDetector`).
@@ -76,6 +78,8 @@ def add_uncertainty(pipeline, *, guard_after=0, confidence_level=0.9, class_cond
             return out
         return GuardedClassifier(conformal(out), detector=clone(detector))
     names = [name for name, _ in out.steps]
+    if guard_after is None:
+        guard_after = "features" if "features" in names else 0
     k = names.index(guard_after) if isinstance(guard_after, str) else int(guard_after) % len(names)
     if k >= len(names) - 1:
         raise ValueError(f"guard_after={guard_after!r} leaves no step after it to classify")

@@ -101,3 +101,76 @@ def coverage_table(y_true, sets, classes, by=None):
                      "mean_set_size": float(sizes[mask].mean()), "uncertain": float((sizes[mask] > 1).mean()),
                      "empty": float((sizes[mask] == 0).mean())})
     return rows
+
+
+def fold_set_metrics(y_true, sets, classes, in_distribution=None):
+    """Coverage figures of one test fold for :func:`~dermfeat.evaluation.evaluate` (empty without sets).
+
+    ``coverage``, ``coverage_<class>`` (class-conditional), ``mean_set_size``
+    and, with a guard, ``out_of_distribution_rate`` (share of the fold's
+    photographs flagged: false alarms, when the fold is in-distribution).
+    """
+    out = {}
+    if sets is not None:
+        hits, sets = _hits(y_true, sets, classes)
+        out["coverage"] = float(hits.mean())
+        y_true = np.asarray(y_true)
+        for c in classes:
+            mask = y_true == c
+            out[f"coverage_{c}"] = float(hits[mask].mean()) if mask.any() else np.nan
+        out["mean_set_size"] = float(sets.sum(axis=1).mean())
+    if in_distribution is not None:
+        out["out_of_distribution_rate"] = float(1.0 - np.mean(in_distribution))
+    return out
+
+
+def report_coverage(report, by=None):
+    """Coverage table of an :class:`~dermfeat.evaluation.EvaluationReport` whose model gives prediction sets.
+
+    Every out-of-fold prediction set counts (one per photograph and repeat).
+
+    Parameters
+    ----------
+    report : EvaluationReport
+        From :func:`~dermfeat.evaluation.evaluate` of a model with
+        prediction sets (:func:`add_uncertainty`).
+    by : None, "class" or str
+        ``None``: one row; ``"class"``: per true class; otherwise the name of
+        one of the report's subgroups (``"skin_tone"``, ...).
+
+    Returns
+    -------
+    rows : list of dict
+        As :func:`coverage_table`.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from dermfeat.datasets import make_lesion_images
+    >>> from dermfeat.evaluation import evaluate
+    >>> from dermfeat.features import ColorFeatures
+    >>> from dermfeat.pipeline import make_image_pipeline
+    >>> from dermfeat.uncertainty import add_uncertainty, report_coverage
+    >>> data = make_lesion_images(90, image_size=48, random_state=0)
+    >>> pipe = add_uncertainty(make_image_pipeline(ColorFeatures(image_size=48), LogisticRegression()), cv=3)
+    >>> report = evaluate(pipe, data.images, data.labels, groups=data.groups, cv=3, subgroups=None)
+    >>> "coverage" in report.summary() and "mean_set_size" in report.summary()
+    True
+    >>> [row["group"] for row in report_coverage(report, by="class")]
+    ['atopic_dermatitis', 'eczema']
+    """
+    folds = [f for f in report.fold_predictions if f.get("sets") is not None]
+    if not folds:
+        raise ValueError("this report's model gives no prediction sets (see dermfeat.uncertainty.add_uncertainty)")
+    index = np.concatenate([f["test"] for f in folds])
+    sets = np.concatenate([f["sets"] for f in folds])
+    y = np.asarray(report.y)[index]
+    if by is None:
+        labels = None
+    elif by == "class":
+        labels = y
+    elif by in report.subgroups:
+        labels = np.asarray(report.subgroups[by], dtype=object)[index]
+    else:
+        raise ValueError(f"by must be None, 'class' or a subgroup of the report ({sorted(report.subgroups)}); got {by!r}")
+    return coverage_table(y, sets, report.classes, by=labels)
