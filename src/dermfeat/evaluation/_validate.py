@@ -31,7 +31,9 @@ def _number(value):
 
 def _decision(estimator):
     """``(objective, constraint)`` of a tuned decision in the last step, else ``(None, None)``."""
-    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    from ..uncertainty import decision_step
+
+    final = decision_step(estimator)
     if getattr(final, "tune", False) and hasattr(final, "objective"):
         objective = final.objective if isinstance(final.objective, str) else getattr(final.objective, "__name__", "scorer")
         constraint = getattr(final, "constraint", None)
