@@ -157,8 +157,9 @@ def _label(value):
 
 
 def _final_step(estimator):
-    steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator
+    from ..uncertainty import decision_step  # the last step, or the decision inside uncertainty wrappers
+
+    return decision_step(estimator)
 
 
 def _contains(estimator, cls):
@@ -350,7 +351,9 @@ class DemoPredictor:
             specificity stored with the model, or that it has none) and
             ``validated``, ``quality_warnings``, ``quality`` (the raw features),
             ``skin_tone`` (``ita``, ``category``, ``reliable``), ``width``,
-            ``height``, ``seconds``, ``disclaimer``; with ``heatmap``: ``heatmap``
+            ``height``, ``seconds``, ``disclaimer``, ``in_distribution`` and
+            ``prediction_set`` (None unless the model has them,
+            :func:`~dermfeat.uncertainty.add_uncertainty`); with ``heatmap``: ``heatmap``
             (PNG data URL of the overlay), ``image`` (JPEG data URL of the
             analysed photo) and ``heatmap_target``; with a severity model:
             ``severity``.
@@ -365,8 +368,10 @@ class DemoPredictor:
         h, w = image.shape[:2]
         info = self.info_
         with self._lock:
-            proba = self.model_.predict_proba([image])[0]
-            predicted = self.model_.predict([image])[0]
+            from ..uncertainty import predict_with_uncertainty, set_labels
+
+            answer = predict_with_uncertainty(self.model_, [image])  # one pass; the guard and sets if any
+            proba, predicted = answer.proba[0], answer.pred[0]
             quality = self._quality.transform([image])[0]
             tone = self._tone.transform([image])[0]
             severity = self._severity(image) if self.severity_model_ is not None else None
@@ -400,6 +405,9 @@ class DemoPredictor:
             "width": int(w),
             "height": int(h),
             "disclaimer": NOT_A_DIAGNOSIS,
+            # dermfeat.uncertainty (None when the model has no guard / no prediction sets)
+            "in_distribution": None if answer.in_distribution is None else bool(answer.in_distribution[0]),
+            "prediction_set": None if answer.prediction_set is None else set_labels(answer.prediction_set[0], classes),
         }
         if severity is not None:
             result["severity"] = severity
