@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -15,50 +13,19 @@ from ..model_selection._meta import (
     DelegatingClassifierMixin,
     aligned_response,
     n_rows,
-    routing_enabled,
     take_params,
     take_rows,
 )
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Interval, Options, validate_parameters
 from ._folds import calibration_folds, check_partition, order_statistic
+from ._routing import GroupedFitMixin, inner_params
 
 #: Tolerance on probabilities when comparing conformity scores (that of MAPIE).
 EPSILON = 1e-8
 
 
-def uses_groups(estimator):
-    """Whether ``estimator.fit`` wants ``groups`` (it chooses something by grouped cross-validation)."""
-    uses = getattr(estimator, "_uses_groups", None)
-    if callable(uses):
-        return bool(uses())
-    try:
-        return "groups" in inspect.signature(estimator.fit).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-        return False
-
-
-def inner_params(owner, estimator, groups, fit_params):
-    """Fit parameters of the inner estimator: routed with metadata routing, else ``groups`` if it wants them."""
-    if routing_enabled():
-        metadata = dict(fit_params) if groups is None else {**fit_params, "groups": groups}
-        return dict(process_routing(owner, "fit", **metadata)["estimator"]["fit"])
-    params = dict(fit_params)
-    if groups is not None and uses_groups(estimator):
-        params["groups"] = groups
-    return params
-
-
-def routing_with_estimator(owner):
-    """``owner`` consumes ``groups`` itself and routes ``fit`` metadata to ``owner.estimator``."""
-    return (
-        MetadataRouter(owner=type(owner).__name__)
-        .add_self_request(owner)
-        .add(estimator=owner.estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
-    )
-
-
-class ConformalClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class ConformalClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Prediction sets that contain the true class with a guaranteed probability.
 
     ``predict_set`` returns, per photograph, the classes that cannot be ruled
@@ -143,8 +110,6 @@ class ConformalClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimator
     True
     """
 
-    __metadata_request__fit = {"groups": True}
-
     _parameter_constraints = {
         "estimator": [HasMethods("fit", "predict_proba")],
         "confidence_level": [Interval(Real, 0, 1, closed="neither")],
@@ -164,19 +129,6 @@ class ConformalClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimator
         self.cv = cv
         self.calibration_size = calibration_size
         self.random_state = random_state
-
-    def _uses_groups(self):
-        """Always: the calibration folds hold out whole groups (read by :class:`~dermfeat.pipeline.ImagePipeline`)."""
-        return True
-
-    def get_metadata_routing(self):
-        """Routing of ``fit`` metadata: ``groups`` for the folds, the rest (and groups if asked) to the estimator.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return routing_with_estimator(self)
 
     def fit(self, X, y, groups=None, **fit_params):
         """Fit the estimator and calibrate the prediction sets on held-out photographs.
@@ -273,12 +225,10 @@ class ConformalClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimator
         pvalues : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self, "conformity_scores_")
-        k = self.classes_.shape[0]
         if self.method == "split":
             test = 1.0 - aligned_response(self.estimator_, X, "predict_proba", self.classes_)
             return self._pvalues([test], np.zeros(self.conformity_scores_.shape[0], dtype=int))
         tests = [1.0 - aligned_response(m, X, "predict_proba", self.classes_) for m in self.estimators_]
-        assert all(t.shape[1] == k for t in tests)
         return self._pvalues(tests, self.calibration_folds_)
 
     def _pvalues(self, tests, folds):

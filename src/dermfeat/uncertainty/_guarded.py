@@ -10,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..model_selection._meta import DelegatingClassifierMixin, n_rows
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, validate_parameters
-from ._conformal import inner_params, routing_with_estimator
 from ._detector import OutOfDistributionDetector
+from ._routing import GroupedFitMixin, inner_params
 from ._steps import call_last_step, last_step_has
 
 
@@ -22,7 +22,7 @@ def _inner_has(attr):
     return check
 
 
-class GuardedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class GuardedClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """A classifier with an out-of-distribution guard fitted on the same rows.
 
     The last step of an image pipeline: the features the pipeline extracts
@@ -72,8 +72,6 @@ class GuardedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimatorMi
     [True, False]
     """
 
-    __metadata_request__fit = {"groups": True}
-
     _parameter_constraints = {
         "estimator": [HasMethods("fit", "predict")],
         "detector": [None, HasMethods("fit", "predict", "score_samples")],
@@ -82,19 +80,6 @@ class GuardedClassifier(DocLinkMixin, DelegatingClassifierMixin, MetaEstimatorMi
     def __init__(self, estimator, detector=None):
         self.estimator = estimator
         self.detector = detector
-
-    def _uses_groups(self):
-        """Always: the detector calibrates on grouped folds (read by :class:`~dermfeat.pipeline.ImagePipeline`)."""
-        return True
-
-    def get_metadata_routing(self):
-        """Routing of ``fit`` metadata: ``groups`` for the detector, the rest (and groups if asked) to the estimator.
-
-        Returns
-        -------
-        routing : MetadataRouter
-        """
-        return routing_with_estimator(self)
 
     def fit(self, X, y, groups=None, **fit_params):
         """Fit the classifier and the detector on the same rows.
