@@ -87,7 +87,7 @@ class OutOfDistributionDetector(DocLinkMixin, OutlierMixin, BaseEstimator):
 
     Notes
     -----
-    :mod:`pyod` has the same k-nearest-neighbour detector, but its threshold
+    ``pyod`` has the same k-nearest-neighbour detector, but its threshold
     is the ``contamination`` quantile of the training rows' own scores, which
     near-duplicate photographs pull down; the held-out, grouped calibration is
     the point of this class.
