@@ -40,7 +40,7 @@ html_theme_options = {"description": "features and decisions for clinical skin p
 API_MODULES = [
     "dermfeat", "dermfeat.io", "dermfeat.datasets", "dermfeat.base",
     "dermfeat.preprocessing", "dermfeat.features", "dermfeat.extraction", "dermfeat.zoo",
-    "dermfeat.model_selection", "dermfeat.pipeline", "dermfeat.metrics", "dermfeat.ordinal",
+    "dermfeat.model_selection", "dermfeat.pipeline", "dermfeat.metrics", "dermfeat.ordinal", "dermfeat.uncertainty",
     "dermfeat.evaluation", "dermfeat.explain", "dermfeat.persistence", "dermfeat.serve",
     "dermfeat.utils", "dermfeat.utils.estimator_checks", "dermfeat.testing",
 ]
