@@ -19,6 +19,18 @@ NAMES = {"roc_auc": "ROC AUC", "macro_f1": "macro-F1", "balanced_accuracy": "bal
 HEADLINE = ("roc_auc", "macro_f1", "sensitivity", "specificity")
 
 
+def write_keeping_blocks(path, text):
+    """Write ``text`` to ``path``, keeping the ``<!-- name: begin -->...<!-- name: end -->`` blocks other
+    benchmarks (bench_ood.py) wrote into the old file."""
+    import re
+    from pathlib import Path
+
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    kept = [m.group(0) for m in re.finditer(r"<!-- ([\w.]+): begin -->.*?<!-- \1: end -->\n?", old, flags=re.S)]
+    path.write_text(text.rstrip("\n") + "\n" + "".join("\n" + b for b in kept), encoding="utf-8")
+
+
 def cell(figure):
     point, lo, hi = figure
     return "n/a" if np.isnan(point) else f"{point:.3f} ({lo:.3f}–{hi:.3f})"

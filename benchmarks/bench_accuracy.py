@@ -268,9 +268,9 @@ class Bench:
              "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables", "backbone_diffs")
 
     def write(self, path, partial=False):
-        from _results_md import render
+        from _results_md import render, write_keeping_blocks
 
-        Path(path).write_text(render(self, partial=partial))
+        write_keeping_blocks(path, render(self, partial=partial))
         if not partial:
             # everything RESULTS.md is made of, to render it again without re-running (--render STATE)
             state = {k: getattr(self, k, None) for k in self.STATE}
@@ -280,10 +280,10 @@ class Bench:
 
 def render_again(state_path, output):
     """RESULTS.md again from the state a finished run saved beside it."""
-    from _results_md import render
+    from _results_md import render, write_keeping_blocks
 
     bench = argparse.Namespace(**pickle.loads(Path(state_path).read_bytes()))
-    Path(output).write_text(render(bench))
+    write_keeping_blocks(output, render(bench))
     print(f"wrote {output}")
 
 

@@ -41,6 +41,7 @@ API_MODULES = [
     "dermfeat", "dermfeat.io", "dermfeat.imaging", "dermfeat.datasets", "dermfeat.base",
     "dermfeat.preprocessing", "dermfeat.features", "dermfeat.extraction", "dermfeat.zoo",
     "dermfeat.model_selection", "dermfeat.decision", "dermfeat.pipeline", "dermfeat.metrics", "dermfeat.ordinal",
+    "dermfeat.uncertainty",
     "dermfeat.evaluation", "dermfeat.explain", "dermfeat.persistence", "dermfeat.serve",
     "dermfeat.utils", "dermfeat.testing", "dermfeat.testing.estimator_checks",
 ]

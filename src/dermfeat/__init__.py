@@ -64,8 +64,8 @@ __version__ = "0.1.0.dev0"
 
 _SUBMODULES = {
     "base", "cli", "datasets", "decision", "evaluation", "explain", "extraction", "features", "imaging", "io",
-    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "testing", "utils",
-    "zoo",
+    "metrics", "model_selection", "ordinal", "persistence", "pipeline", "preprocessing", "serve", "testing",
+    "uncertainty", "utils", "zoo",
 }
 
 __all__ = [

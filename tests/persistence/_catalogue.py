@@ -37,6 +37,7 @@ from dermfeat.pipeline import (
 )
 from dermfeat.pipeline._recipes import HANDCRAFTED, HEADS, IMBALANCE
 from dermfeat.preprocessing import ColorConstancy, LesionCrop
+from dermfeat.uncertainty import OutOfDistributionDetector, add_uncertainty
 
 
 def lesion_data(n=40, image_size=48):
@@ -161,6 +162,12 @@ def recipes(folder):
         make_fusion_pipeline("color", numeric=["age"], categorical=["site"], memory=cache), "frame")
     out["fusion/metadata-only/gb"] = (
         _quick(make_fusion_pipeline(None, numeric=["age"], categorical=["site"], head=make_head("gb"))), "frame")
+    out["uncertainty/cross+tuned"] = (
+        add_uncertainty(classifier("color", threshold="macro_f1", inner_cv=3), cv=3), "images")
+    out["uncertainty/split+mondrian+mahalanobis"] = (
+        add_uncertainty(make_image_pipeline(_colour(), _lr()), method="split", class_conditional=True,
+                        detector=OutOfDistributionDetector(method="mahalanobis", normalize="standard", cv=3)),
+        "images")
     return out
 
 

@@ -93,7 +93,9 @@ def run(args):
 
     data, y, pos_label = load_data(args.data, args.pos_label)
     pipe, validation, messages = fit_model(args, data, y, pos_label)
-    final = pipe.steps[-1][1]
+    from ..uncertainty import decision_step
+
+    final = decision_step(pipe)  # the tuned decision, also inside --uncertainty's wrappers
     threshold = getattr(final, "best_threshold_", None)
     folds = getattr(final, "fold_best_thresholds_", None)
     meta = {
@@ -104,6 +106,9 @@ def run(args):
         "threshold_std": getattr(final, "best_threshold_std_", None),
         "fold_thresholds": None if folds is None else [round(float(t), 4) for t in folds],
         "validation": validation,
+        "uncertainty": None if args.uncertainty == "none" else {
+            "prediction_sets": args.uncertainty, "confidence_level": args.confidence_level,
+            "false_alarm_rate": 0.05},
     }
     path = save_model(pipe, args.output, format="pickle" if args.pickle else "skops", metadata=meta)
     if threshold is None:

@@ -82,6 +82,14 @@ def add_pipeline_options(parser):
         help="photographs that must stay together in every split, outer and inner: 'auto' (near-duplicates, "
         "default), a manifest column (e.g. patient ids), or 'none' (not recommended: warns)",
     )
+    group.add_argument(
+        "--uncertainty", default="none", choices=("none", "marginal", "class"),
+        help="add an out-of-distribution guard (5 %% false alarms) and conformal prediction sets at "
+        "--confidence-level, marginal or per class ('class', for imbalanced classes); 'dermfeat predict' then "
+        "fills in_distribution and prediction_set (default none)",
+    )
+    group.add_argument("--confidence-level", type=float, default=0.9,
+                       help="coverage of the prediction sets of --uncertainty (default 0.9)")
 
 
 def add_progress_options(parser, *aliases):
@@ -153,7 +161,7 @@ def outer_cv(args):
 def build_pipeline(args, pos_label):
     from ..pipeline import make_classifier
 
-    return make_classifier(
+    pipe = make_classifier(
         args.features,
         args.head,
         imbalance=args.imbalance,
@@ -169,6 +177,24 @@ def build_pipeline(args, pos_label):
         n_jobs=args.n_jobs,
         groups=None if args.groups == "none" else "auto",
     )
+    return _with_uncertainty(args, pipe)
+
+
+def _with_uncertainty(args, pipe):
+    """``--uncertainty``: the guard and the prediction sets of :func:`~dermfeat.uncertainty.add_uncertainty`."""
+    choice = getattr(args, "uncertainty", "none")
+    if choice == "none":
+        return pipe
+    from ..pipeline._recipes import EMBEDDINGS
+    from ..uncertainty import OutOfDistributionDetector, add_uncertainty
+
+    if len(pipe.steps) < 2:
+        raise ValueError("--uncertainty needs one feature matrix for the guard; it does not work with --fusion late")
+    parts = [p.strip().replace("-", "_").lower() for p in args.features.split("+")]
+    # unit-length rows for embeddings, standardised features when handcrafted ones are among them
+    normalize = "l2" if all(p in EMBEDDINGS for p in parts) else "standard"
+    return add_uncertainty(pipe, confidence_level=args.confidence_level, class_conditional=choice == "class",
+                           detector=OutOfDistributionDetector(normalize=normalize))
 
 
 def load_data(path, pos_label=None):

@@ -1,5 +1,10 @@
 """``dermfeat predict MODEL IMAGE...``: class, probability and threshold per image.
 
+Models fitted with ``dermfeat fit --uncertainty`` also say whether each image
+looks like the training photographs (``in_distribution``) and which classes it
+could be at the model's confidence level (``prediction_set``: one class, or
+several joined by ``|`` in CSV, a list in JSON); other models leave these empty.
+
 The photographs are streamed: at most ``--batch-size`` of them are decoded at a
 time, and each batch's rows are written before the next batch is read, so memory
 does not grow with the number of photographs.  A file that cannot be read or
@@ -19,7 +24,7 @@ from ._options import existing_folder
 #: takes 36 MB once decoded).
 DEFAULT_BATCH_SIZE = 8
 
-FIELDS = ["file", "class", "probability", "positive_class", "threshold", "error"]
+FIELDS = ["file", "class", "probability", "positive_class", "threshold", "in_distribution", "prediction_set", "error"]
 
 
 def _positive_int(text):
@@ -78,9 +83,18 @@ def _reason(exc):
 
 
 def _predict_batch(model, images):
-    """``[(probabilities, class) or exception]`` per image, one bad image never failing the others."""
+    """``[(probabilities, class, in_distribution, prediction set) or exception]`` per image.
+
+    One pass through the feature extraction per batch; one bad image never fails the others.
+    """
+    from ..uncertainty import predict_with_uncertainty, set_labels
+
     try:
-        return list(zip(model.predict_proba(images), model.predict(images)))
+        r = predict_with_uncertainty(model, images)
+        n = len(r.pred)
+        in_dist = [None] * n if r.in_distribution is None else [bool(v) for v in r.in_distribution]
+        sets = [None] * n if r.prediction_set is None else [set_labels(row, r.classes) for row in r.prediction_set]
+        return list(zip(r.proba, r.pred, in_dist, sets))
     except Exception as exc:
         if _fatal(exc):
             raise
@@ -101,16 +115,19 @@ class _Rules:
         threshold = metadata.get("threshold")
         self.threshold = "" if threshold is None else float(np.round(threshold, 4))
 
-    def row(self, path, proba, label):
+    def row(self, path, proba, label, in_distribution=None, prediction_set=None):
         import numpy as np
 
         return {"file": path, "class": str(label),
                 "probability": float(np.round(proba[self.classes.index(self.pos)], 4)),
-                "positive_class": self.pos, "threshold": self.threshold, "error": ""}
+                "positive_class": self.pos, "threshold": self.threshold,
+                "in_distribution": "" if in_distribution is None else in_distribution,
+                "prediction_set": "" if prediction_set is None else prediction_set, "error": ""}
 
 
 def _error_row(path, reason):
-    return {"file": path, "class": "", "probability": "", "threshold": "", "error": reason}
+    return {"file": path, "class": "", "probability": "", "threshold": "", "in_distribution": "",
+            "prediction_set": "", "error": reason}
 
 
 def iter_rows(model, metadata, paths, batch_size=DEFAULT_BATCH_SIZE):
@@ -168,7 +185,10 @@ class _Writer:
     def write(self, row):
         row = {**row, "file": _printable(row["file"])}
         if self.fmt == "csv":
-            self.csv.writerow({k: row.get(k, "") for k in FIELDS})
+            values = {k: row.get(k, "") for k in FIELDS}
+            if isinstance(values["prediction_set"], list):
+                values["prediction_set"] = "|".join(values["prediction_set"])
+            self.csv.writerow(values)
         else:
             text = json.dumps(row, indent=2).replace("\n", "\n  ")
             self.out.write(("[\n  " if self.n == 0 else ",\n  ") + text)

@@ -14,6 +14,8 @@ from sklearn.utils.parallel import Parallel, delayed
 from .._exceptions import UnstableThresholdWarning
 from .._progress import progress_bar, show_progress
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
+from ..uncertainty import decision_step, predict_with_uncertainty
+from ..uncertainty._metrics import fold_set_metrics
 from ._fit_params import _groups_param, _take
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
@@ -25,7 +27,7 @@ DEFAULT_POS_LABEL = "atopic_dermatitis"
 
 def _decision_threshold(estimator):
     """The decision threshold a fitted classifier uses, when it exposes one."""
-    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    final = decision_step(estimator)
     for attr in ("best_threshold_", "threshold_"):
         value = getattr(final, attr, None)
         if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
@@ -35,7 +37,7 @@ def _decision_threshold(estimator):
 
 def _decision_threshold_std(estimator):
     """Spread of the threshold across the inner folds of a fitted tuned decision, when it has one."""
-    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    final = decision_step(estimator)
     value = getattr(final, "best_threshold_std_", None)
     return None if value is None else float(value)
 
@@ -44,12 +46,13 @@ def _fit_and_predict(estimator, X, y, train, test, fit_params):
     start = time.perf_counter()
     estimator.fit(_take(X, train), y[train], **fit_params)
     fit_time = time.perf_counter() - start
-    X_test = _take(X, test)
-    proba = estimator.predict_proba(X_test) if hasattr(estimator, "predict_proba") else None
-    pred = np.asarray(estimator.predict(X_test))
+    # one pass through the extraction; prediction sets and the guard's flags when the model has them
+    result = predict_with_uncertainty(estimator, _take(X, test))
     return {
-        "proba": proba,
-        "pred": pred,
+        "proba": result.proba,
+        "pred": result.pred,
+        "sets": result.prediction_set,
+        "in_distribution": result.in_distribution,
         "classes": np.asarray(estimator.classes_),
         "threshold": _decision_threshold(estimator),
         "threshold_std": _decision_threshold_std(estimator),
@@ -215,8 +218,14 @@ def evaluate(
             proba_sum[test] += proba
             proba_count[test] += 1
         preds[repeat, test] = res["pred"]
-        fold_predictions.append({"train": train, "test": test, "proba": proba, "pred": res["pred"]})
+        sets = None
+        if res["sets"] is not None:  # prediction sets in the global class order
+            sets = np.zeros((len(test), k), dtype=bool)
+            sets[:, np.searchsorted(classes, res["classes"])] = res["sets"]
+        fold_predictions.append({"train": train, "test": test, "proba": proba, "pred": res["pred"], "sets": sets,
+                                 "in_distribution": res["in_distribution"]})
         metrics = fold_metrics(y[test], res["pred"], proba, classes, pos_label)
+        metrics.update(fold_set_metrics(y[test], sets, classes, res["in_distribution"]))
         folds.append(
             {
                 "fold": i,

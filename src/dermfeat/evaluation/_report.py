@@ -178,6 +178,7 @@ class EvaluationReport:
         if metrics is None:
             metrics = list(self.headline_metrics)
             metrics += [m for m in summary if m.startswith(("precision_", "recall_"))]
+            metrics += [m for m in summary if m.startswith(("coverage", "mean_set_size", "out_of_distribution"))]
         width = max(len(m) for m in metrics) + 2
         pooled = self.intervals()
         lines = [f"{'metric':<{width}}{'mean ± std over ' + str(len(self.folds)) + ' folds':<26}"

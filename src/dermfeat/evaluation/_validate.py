@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
 from .._progress import image_steps, show_progress
@@ -33,7 +32,9 @@ def _number(value):
 
 def _decision(estimator):
     """``(objective, constraint)`` of a tuned decision in the last step, else ``(None, None)``."""
-    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    from ..uncertainty import decision_step
+
+    final = decision_step(estimator)
     if getattr(final, "tune", False) and hasattr(final, "objective"):
         objective = final.objective if isinstance(final.objective, str) else getattr(final.objective, "__name__", "scorer")
         constraint = getattr(final, "constraint", None)

@@ -161,6 +161,10 @@ _DERMFEAT = {
         "dermfeat.decision._cost.CostSensitiveClassifier",
         "dermfeat.decision._ordinal.OrdinalClassifier",
         "dermfeat.decision._ordinal.MultiSignOrdinalClassifier",
+        # knowing when not to answer
+        "dermfeat.uncertainty._detector.OutOfDistributionDetector",
+        "dermfeat.uncertainty._conformal.ConformalClassifier",
+        "dermfeat.uncertainty._guarded.GuardedClassifier",
     )
 }
 

@@ -35,6 +35,7 @@ h3 { font-size: 15px; margin: 14px 0 4px; }
 #error { background: var(--err-bg); color: var(--err); border: 1px solid #f3b7b7; border-radius: 8px; padding: 10px 14px; font-weight: 600; }
 .headline { display: flex; align-items: baseline; gap: 14px; flex-wrap: wrap; }
 .prob { font-size: 18px; }
+.uncertainty { font-weight: 600; }
 .bar { position: relative; height: 14px; background: #e4e8ee; border-radius: 7px; margin: 10px 0 2px; max-width: 520px; }
 .bar .fill { position: absolute; left: 0; top: 0; bottom: 0; background: var(--accent); border-radius: 7px; }
 .bar .tick { position: absolute; top: -4px; bottom: -4px; width: 3px; background: var(--ink); }
@@ -82,8 +83,21 @@ SCRIPT = """
   }
 
   function render(r) {
-    byId("decision").textContent = label(r["class"]);
-    byId("probability").textContent = "probability " + percent(r.probability);
+    // dermfeat.uncertainty: no class for a photograph unlike the training ones; say so when both classes remain
+    var outside = r.in_distribution === false;
+    var both = !outside && r.prediction_set && r.prediction_set.length > 1;
+    var answer = byId("uncertainty");
+    answer.hidden = !(outside || both);
+    byId("decision").textContent = outside ? "Not recognised" : both ? "Uncertain: could be either" : label(r["class"]);
+    answer.textContent = outside ? "This does not look like the skin photographs the model was trained on, so it " +
+      "gives no class. Upload a close, sharp photograph of the skin." : both ? "The model cannot tell " +
+      r.prediction_set.map(label).join(" from ") + " apart for this photograph: both stay possible at its " +
+      "confidence level. The probability below is its best guess, not an answer." : "";
+    ["probability", "fill", "tick", "barlabel", "rule"].forEach(function (id) {
+      byId(id).style.visibility = outside ? "hidden" : "";
+    });
+    byId("probability").textContent = both ? "best guess " + label(r["class"]) + ", probability " +
+      percent(r.probability) : "probability " + percent(r.probability);
     var pos = r.positive_class, p = r.positive_probability;
     byId("fill").style.width = (100 * p).toFixed(1) + "%";
     var tick = byId("tick");
@@ -100,7 +114,8 @@ SCRIPT = """
     validation.className = r.validated ? "validation" : "validation none";
 
     var figures = byId("figures");
-    figures.hidden = !r.heatmap;
+    figures.hidden = !r.heatmap || outside;
+    figures.style.display = figures.hidden ? "none" : "";  // .images sets display, which [hidden] does not override
     if (r.heatmap) {
       byId("photo").src = r.image;
       byId("heatmap").src = r.heatmap;
@@ -118,7 +133,8 @@ SCRIPT = """
     r.quality_warnings.forEach(function (w) { list.appendChild(el("li", w.message)); });
 
     var tone = r.skin_tone;
-    byId("skintone").textContent = "Skin-tone group: " + tone.category + " (median individual typology angle " +
+    byId("skintone").textContent = outside ? "Not estimated: the photograph was not recognised as skin." :
+      "Skin-tone group: " + tone.category + " (median individual typology angle " +
       tone.ita.toFixed(1) + "\\u00b0)." + (tone.reliable ? "" :
       " Few skin-coloured pixels were found, so this estimate used the whole photo and is unreliable.") +
       " Model accuracy can differ between skin-tone groups.";
@@ -222,6 +238,7 @@ PAGE = Template("""<!doctype html>
 <div class="headline"><h2 id="decision"></h2><span class="prob" id="probability"></span></div>
 <div class="bar" aria-hidden="true"><div class="fill" id="fill"></div><div class="tick" id="tick"></div></div>
 <div class="barlabel" id="barlabel"></div>
+<p id="uncertainty" class="uncertainty" hidden></p>
 <p id="rule"></p>
 <p id="validation" class="validation"></p>
 <div class="images" id="figures">

@@ -83,8 +83,9 @@ def _label(value):
 
 
 def _final_step(estimator):
-    steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator
+    from ..uncertainty import decision_step  # the last step, or the decision inside uncertainty wrappers
+
+    return decision_step(estimator)
 
 
 def _contains(estimator, cls):
@@ -338,7 +339,9 @@ class DemoPredictor:
             specificity stored with the model, or that it has none) and
             ``validated``, ``quality_warnings``, ``quality`` (the raw features),
             ``skin_tone`` (``ita``, ``category``, ``reliable``), ``width``,
-            ``height``, ``seconds``, ``disclaimer``; with ``heatmap``: ``heatmap``
+            ``height``, ``seconds``, ``disclaimer``, ``in_distribution`` and
+            ``prediction_set`` (None unless the model has them,
+            :func:`~dermfeat.uncertainty.add_uncertainty`); with ``heatmap``: ``heatmap``
             (PNG data URL of the overlay), ``image`` (JPEG data URL of the
             analysed photo), ``heatmap_target``, ``heatmap_evaluations`` and
             ``heatmap_max_drop`` (the drop of the probability the hottest colour
@@ -351,7 +354,7 @@ class DemoPredictor:
             See :meth:`decode`.
         """
         from ..base._threads import opencv_single_threaded
-        from ..explain import predict_image
+        from ..uncertainty import predict_with_uncertainty, set_labels
 
         start = time.perf_counter()
         image = self.decode(data, name=name)
@@ -359,14 +362,15 @@ class DemoPredictor:
         info = self.info_
         # each request keeps to one core: OpenCV's own pool would only compete with the other requests
         with opencv_single_threaded():
-            prediction = predict_image(self._served, image)  # features once: probabilities and class
+            # features once: probabilities, class, and the guard's and the prediction set's answers if any
+            answer = predict_with_uncertainty(self._served, [image])
             quality = self._quality.transform([image])[0]
             tone = self._tone.transform([image])[0]
             severity = self._severity(image) if self._served_severity is not None else None
-            heat = self._heatmap(image, prediction.label) if heatmap else None
+            heat = self._heatmap(image, answer.pred[0]) if heatmap else None
         classes = info["classes"]
-        probabilities = {c: float(p) for c, p in zip(classes, prediction.probabilities)}
-        label = str(prediction.label)
+        probabilities = {c: float(p) for c, p in zip(classes, answer.proba[0])}
+        label = str(answer.pred[0])
         q = dict(zip(self._quality.get_feature_names_out(), quality.tolist()))
         t = dict(zip(self._tone.get_feature_names_out(), tone.tolist()))
         from ..features import ita_category
@@ -393,6 +397,9 @@ class DemoPredictor:
             "width": int(w),
             "height": int(h),
             "disclaimer": NOT_A_DIAGNOSIS,
+            # dermfeat.uncertainty (None when the model has no guard / no prediction sets)
+            "in_distribution": None if answer.in_distribution is None else bool(answer.in_distribution[0]),
+            "prediction_set": None if answer.prediction_set is None else set_labels(answer.prediction_set[0], classes),
         }
         if severity is not None:
             result["severity"] = severity
