@@ -30,6 +30,7 @@ from dermfeat.decision import (
     ThresholdTunedClassifier,
 )
 from dermfeat.pipeline import ImagePipeline
+from dermfeat.uncertainty import ConformalClassifier, GuardedClassifier, OutOfDistributionDetector
 from dermfeat.utils import all_image_estimators
 from dermfeat.utils.estimator_checks import image_estimator_checks
 
@@ -60,6 +61,9 @@ SKLEARN_ESTIMATORS = [
     ResampledClassifier(LogisticRegression()),
     MultiSignOrdinalClassifier(LogisticRegression()),
     HierarchicalClassifier(LogisticRegression()),
+    ConformalClassifier(LogisticRegression()),
+    GuardedClassifier(LogisticRegression()),
+    OutOfDistributionDetector(normalize="standard", cv=2),
     ImagePipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]),
 ]
 if importlib.util.find_spec("imblearn") is not None:

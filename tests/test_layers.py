@@ -22,7 +22,7 @@ LAYERS = [
     {"features", "preprocessing"},
     {"metrics", "model_selection", "decision", "ordinal"},
     {"datasets"},
-    {"pipeline", "evaluation", "explain", "extraction", "persistence", "zoo._quantize"},
+    {"pipeline", "evaluation", "explain", "extraction", "persistence", "uncertainty", "zoo._quantize"},
     {"cli", "serve", "testing", "__main__"},
 ]
 

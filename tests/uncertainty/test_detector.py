@@ -93,9 +93,3 @@ def test_clone_pickle_and_determinism():
     np.testing.assert_array_equal(detector.score_samples(X), again.score_samples(X))
     loaded = pickle.loads(pickle.dumps(detector))
     np.testing.assert_array_equal(loaded.decision_function(X), detector.decision_function(X))
-
-
-def test_scikit_learn_estimator_checks():
-    from sklearn.utils.estimator_checks import check_estimator
-
-    check_estimator(OutOfDistributionDetector(normalize="standard", cv=2))

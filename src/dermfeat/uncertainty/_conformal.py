@@ -9,12 +9,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..model_selection._meta import (
+from ..decision._meta import (
     DelegatingClassifierMixin,
     aligned_response,
     n_rows,
     take_params,
     take_rows,
+    with_input_tags_of,
 )
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Interval, Options, validate_parameters
@@ -110,6 +111,9 @@ class ConformalClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMix
     True
     """
 
+    #: An uncertainty wrapper: the decision is its inner estimator's (see ``decision_step``).
+    _wraps_decision = True
+
     _parameter_constraints = {
         "estimator": [HasMethods("fit", "predict_proba")],
         "confidence_level": [Interval(Real, 0, 1, closed="neither")],
@@ -152,7 +156,7 @@ class ConformalClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMix
         """
         validate_parameters(self)
         check_classification_targets(y)
-        y = column_or_1d(np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy())
+        y = column_or_1d(np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy(), warn=True)
         n = n_rows(X)
         if y.shape[0] != n:
             raise ValueError(f"X has {n} samples but y has {y.shape[0]}")
@@ -161,7 +165,7 @@ class ConformalClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMix
             raise ValueError(f"groups has {groups.shape[0]} entries for {n} samples")
         self.classes_ = np.unique(y)
         if self.classes_.shape[0] < 2:
-            raise ValueError(f"{type(self).__name__} needs at least two classes; got {self.classes_.tolist()}")
+            raise ValueError(f"{type(self).__name__} needs at least two classes; got one class: {self.classes_.tolist()}")
         params = inner_params(self, self.estimator, groups, fit_params)
         label_index = np.searchsorted(self.classes_, y)
         if self.method == "split":
@@ -277,5 +281,4 @@ class ConformalClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMix
         return self.estimator_.predict(X)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        return self._inner_tags(tags)
+        return with_input_tags_of(self.estimator, super().__sklearn_tags__())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold, check_cv
 
-from ..model_selection._meta import is_int
+from ..decision._meta import is_int
 
 
 def calibration_folds(cv, n_samples, y=None, groups=None, random_state=0):

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clo
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..model_selection._meta import DelegatingClassifierMixin, n_rows
+from ..decision._meta import DelegatingClassifierMixin, n_rows
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, validate_parameters
 from ._detector import OutOfDistributionDetector
@@ -71,6 +71,9 @@ class GuardedClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMixin
     >>> clf.predict_in_distribution([[1.0, 0.0, 0.0], [30.0, 30.0, 30.0]]).tolist()
     [True, False]
     """
+
+    #: An uncertainty wrapper: the decision is its inner estimator's (see ``decision_step``).
+    _wraps_decision = True
 
     _parameter_constraints = {
         "estimator": [HasMethods("fit", "predict")],
@@ -168,4 +171,5 @@ class GuardedClassifier(DocLinkMixin, GroupedFitMixin, DelegatingClassifierMixin
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        return self._inner_tags(tags)
+        tags.input_tags.sparse = False  # the detector measures distances between dense rows
+        return tags

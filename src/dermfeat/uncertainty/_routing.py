@@ -6,7 +6,7 @@ import inspect
 
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 
-from ..model_selection._meta import routing_enabled
+from ..decision._meta import routing_enabled
 
 
 def uses_groups(estimator):

@@ -46,13 +46,10 @@ def decision_step(model):
     >>> type(decision_step(add_uncertainty(make_image_pipeline(ColorFeatures(), LogisticRegression())))).__name__
     'ThresholdTunedClassifier'
     """
-    from ._conformal import ConformalClassifier
-    from ._guarded import GuardedClassifier
-
     while True:
         if isinstance(model, Pipeline):
             model = model.steps[-1][1]
-        elif isinstance(model, (GuardedClassifier, ConformalClassifier)):
+        elif getattr(type(model), "_wraps_decision", False):  # GuardedClassifier, ConformalClassifier
             model = getattr(model, "estimator_", model.estimator)
         else:
             return model
