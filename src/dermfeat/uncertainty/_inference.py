@@ -47,11 +47,7 @@ def predict_with_uncertainty(model, X):
     >>> result.prediction_set.shape, result.in_distribution.dtype
     ((3, 2), dtype('bool'))
     """
-    if not (last_step_has(model, "predict_set") or last_step_has(model, "predict_in_distribution")):
-        # nothing to add: the model's own methods, exactly as callers used them before
-        proba = np.asarray(model.predict_proba(X)) if hasattr(model, "predict_proba") else None
-        return Bunch(classes=np.asarray(model.classes_), proba=proba, pred=np.asarray(model.predict(X)),
-                     prediction_set=None, in_distribution=None, ood_score=None)
+    # the photographs go through the feature steps once; the last step answers everything from there
     final, Xt = final_step_and_features(model, X)
     proba = np.asarray(final.predict_proba(Xt)) if hasattr(final, "predict_proba") else None
     pred = np.asarray(final.predict(Xt))
