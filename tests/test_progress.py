@@ -1,5 +1,6 @@
 """Progress bars: on where someone can see them, controllable, fed by the image engine."""
 
+import functools
 import sys
 import types
 
@@ -16,9 +17,11 @@ from dermfeat.features import ColorFeatures, QualityFeatures
 
 @pytest.fixture(autouse=True)
 def every_update_drawn(monkeypatch):
-    """tqdm draws every update in full (no 0.1 s rate limit): the bars' last counts reach stderr however fast."""
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")
-    monkeypatch.setenv("TQDM_MINITERS", "1")
+    """tqdm draws every update in full (no 0.1 s rate limit, no skipped updates): the bars' last counts
+    reach stderr however fast this machine runs."""
+    from tqdm.auto import tqdm
+
+    monkeypatch.setattr(tqdm, "__init__", functools.partialmethod(tqdm.__init__, mininterval=0, miniters=1))
     monkeypatch.setenv("COLUMNS", "200")
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dermfeat.persistence._allowlist import MOVED_TYPES
+
 from .conftest import DERMNET, MODELS, ROOT
 
 #: The commit the refactor started from: its ``src`` is the reference.
@@ -35,7 +37,7 @@ BASE_COMMIT = "1a98fd1"
 #: Classes moved by the refactor: old ``module.QualName`` -> new one.  A model saved
 #: by the old code names the old path; the schema of a newly saved model is compared
 #: after mapping the old paths to the new ones.
-MOVED_CLASSES: dict[str, str] = {}
+MOVED_CLASSES: dict[str, str] = dict(MOVED_TYPES)
 
 
 @pytest.fixture(scope="module")
