@@ -43,11 +43,13 @@ photos = shared / "data" / "dermnetnz"
 if (photos / "manifest.csv").is_file():
     data = load_image_folder(photos)
     cache = Path.home() / ".cache" / "dermfeat" / "example-features"
+    n_heatmaps = 4  # occlusion heat maps of the most confident mistakes in the report
 else:  # no photographs beside the project: synthetic stand-ins run the same code
     photos = Path(tempfile.mkdtemp(prefix="dermfeat-example-"))
     make_lesion_images(40, image_size=224, positive_fraction=0.5, directory=photos / "images", random_state=0)
     data = load_image_folder(photos / "images")
     cache = photos / "cache"
+    n_heatmaps = 0  # heat maps of synthetic stand-ins would say nothing (and cost two backbones' time)
 models = shared / "models"
 
 # %%
@@ -69,7 +71,7 @@ pipe = make_classifier(
 report = evaluate(pipe, data.filenames, data.labels, cv=RepeatedStratifiedGroupKFold(5, 1, random_state=0),
                   pos_label="atopic_dermatitis", n_jobs=2)
 print(report.table())
-report.to_html("best_pipeline_report.html")
+report.to_html("best_pipeline_report.html", n_heatmaps=n_heatmaps)
 print("report: best_pipeline_report.html")
 
 # %%
