@@ -16,23 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
-import shutil
-import subprocess
-import sys
-import tarfile
-import textwrap
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dermfeat.persistence._allowlist import MOVED_TYPES
 
-from .conftest import DERMNET, MODELS, ROOT
-
-#: The commit the refactor started from: its ``src`` is the reference.
-BASE_COMMIT = "1a98fd1"
+from ._identity import BASE_COMMIT, ROOT, assert_identical, export_base_src, run_snippet
+from .conftest import DERMNET, MODELS
 
 #: Classes moved by the refactor: old ``module.QualName`` -> new one.  A model saved
 #: by the old code names the old path; the schema of a newly saved model is compared
@@ -43,23 +33,7 @@ MOVED_CLASSES: dict[str, str] = dict(MOVED_TYPES)
 @pytest.fixture(scope="module")
 def old_src(tmp_path_factory):
     """``src`` of :data:`BASE_COMMIT`, exported with ``git archive`` (skip if impossible)."""
-    git = shutil.which("git")
-    if git is None:
-        pytest.skip("git is not installed: cannot export the pre-refactor code to compare against")
-    if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout: cannot export the pre-refactor code to compare against")
-    folder = tmp_path_factory.mktemp("refactor-base")
-    archive = folder / "src.tar"
-    done = subprocess.run(
-        [git, "-C", os.fspath(ROOT), "archive", "--format=tar", "-o", os.fspath(archive), BASE_COMMIT, "src"],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"git cannot export commit {BASE_COMMIT} (shallow clone?): {done.stderr.strip()}")
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder, filter="data")
-    return folder / "src"
+    return export_base_src(tmp_path_factory.mktemp("refactor-base"))
 
 
 @pytest.fixture(scope="module")
@@ -68,66 +42,9 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("refactor-work")
 
 
-_RUNNER = """
-import json, pickle, sys
-PARAMS = json.loads(sys.argv[2])
-{code}
-with open(sys.argv[1], "wb") as _fh:
-    pickle.dump(result, _fh, protocol=pickle.HIGHEST_PROTOCOL)
-"""
-
-
-def run_snippet(src, code, workdir, **params):
-    """Run ``code`` with ``src`` first on ``PYTHONPATH``; return its pickled ``result``.
-
-    ``params`` (JSON-serialisable) reach the snippet as the dict ``PARAMS``; the
-    snippet runs in ``workdir``.  A failing snippet fails the test with its stderr.
-    """
-    script = Path(workdir) / "_snippet.py"
-    out = Path(workdir) / "_result.pkl"
-    script.write_text(_RUNNER.format(code=textwrap.dedent(code)), encoding="utf-8")
-    path = [os.fspath(src)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
-    env.setdefault("OMP_NUM_THREADS", "1")
-    done = subprocess.run(
-        [sys.executable, os.fspath(script), os.fspath(out), json.dumps(params)],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"snippet failed under {src}:\n{done.stderr[-4000:]}")
-    with open(out, "rb") as fh:
-        return pickle.load(fh)
-
-
 def run_old_and_new(old_src, code, workdir, **params):
     """``(old, new)``: the snippet's ``result`` under the base commit's code and under this tree's."""
     return run_snippet(old_src, code, workdir, **params), run_snippet(ROOT / "src", code, workdir, **params)
-
-
-def assert_identical(old, new, where=""):
-    """Recursive equality: arrays bit for bit (same dtype, shape, bytes, NaN where NaN)."""
-    if isinstance(old, dict):
-        assert isinstance(new, dict) and set(old) == set(new), f"{where}: keys {set(old) ^ set(new)} differ"
-        for key in old:
-            assert_identical(old[key], new[key], f"{where}/{key}")
-    elif isinstance(old, (list, tuple)):
-        assert type(old) is type(new) and len(old) == len(new), f"{where}: {old!r} != {new!r}"
-        for i, (a, b) in enumerate(zip(old, new)):
-            assert_identical(a, b, f"{where}[{i}]")
-    elif isinstance(old, np.ndarray):
-        assert isinstance(new, np.ndarray), f"{where}: {type(new)} is not an array"
-        assert old.dtype == new.dtype and old.shape == new.shape, (
-            f"{where}: {old.dtype}{old.shape} != {new.dtype}{new.shape}"
-        )
-        if old.dtype == object:
-            assert old.tolist() == new.tolist(), f"{where}: {old.tolist()} != {new.tolist()}"
-        else:
-            assert old.tobytes() == new.tobytes(), f"{where}: values differ ({np.sum(old != new)} of {old.size})"
-    else:
-        assert old == new, f"{where}: {old!r} != {new!r}"
 
 
 def _shared_photographs(n=3):
