@@ -1,6 +1,6 @@
 """Make the figure of the evaluation user guide page.
 
-    python docs/_static/make_report_figures.py
+    python docs/_static/make_report_figures.py [--page]
 
 Writes ``report_figures.png`` next to this script: parts of the HTML report of
 :func:`dermfeat.evaluation.evaluate` on synthetic photographs
@@ -8,11 +8,17 @@ Writes ``report_figures.png`` next to this script: parts of the HTML report of
 out-of-fold precision-recall curve with its average precision and the fold
 mean in the title; (middle) the per-subtype breakdown; (right) the occlusion
 heat map with its colour bar that the report shows on its most confident
-mistake.
+mistake.  With ``--page`` it also writes the whole HTML report and a screenshot of
+its top (``report_page.png``, the table with intervals, the ROC and precision-recall
+curves) taken by headless Chromium through Playwright (``DERMFEAT_CHROMIUM``, by
+default ``/usr/bin/chromium``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -41,7 +47,7 @@ def main():
     data = make_lesion_images(160, image_size=96, random_state=3)
     subtype = [SUBTYPES[c][i % len(SUBTYPES[c])] for i, c in enumerate(data.labels)]
     pipe = make_image_pipeline(ColorFeatures(image_size=96), LogisticRegression(max_iter=1000),
-                               threshold="tuned", objective="macro_f1", cv=3)
+                               threshold="macro_f1", cv=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = evaluate(pipe, data.images, data.labels, groups=data.groups, cv=5, progress=False,
@@ -64,6 +70,24 @@ def main():
     fig.savefig(path, dpi=90)
     print(f"wrote {path}")
     print(report.table())
+    if "--page" in sys.argv:
+        screenshot_report_page(report)
+
+
+def screenshot_report_page(report):
+    """The report's HTML page, with its figures, photographed by headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="dermfeat-report-"))
+    page_file = report.to_html(folder / "report.html", n_heatmaps=2)
+    chromium = os.environ.get("DERMFEAT_CHROMIUM", "/usr/bin/chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 1500})
+        page.goto(page_file.as_uri())
+        page.screenshot(path=str(HERE / "report_page.png"), full_page=False)
+        browser.close()
+    print(f"wrote {HERE / 'report_page.png'} (from {page_file})")
 
 
 if __name__ == "__main__":
