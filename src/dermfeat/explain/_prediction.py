@@ -43,15 +43,6 @@ class Prediction:
         return float(self.probabilities[list(self.classes).index(label)])
 
 
-def _split(estimator):
-    """``(feature steps, final step)`` of a pipeline; ``([], estimator)`` otherwise."""
-    steps = getattr(estimator, "steps", None)
-    if not steps or not hasattr(estimator, "_iter"):
-        return [], estimator
-    transforms = [step for _, _, step in estimator._iter(with_final=False, filter_passthrough=True)]
-    return transforms, estimator.steps[-1][1]
-
-
 def predict_images(estimator, images):
     """Probabilities and classes of several images, from one pass of features.
 
@@ -84,11 +75,10 @@ def predict_images(estimator, images):
     """
     if not hasattr(estimator, "predict_proba") or getattr(estimator, "classes_", None) is None:
         raise TypeError("a prediction needs a fitted classifier with predict_proba and classes_")
-    transforms, final = _split(estimator)
-    X = list(images)
-    for step in transforms:
-        X = step.transform(X)
-    return np.asarray(final.predict_proba(X)), np.asarray(final.predict(X))
+    from ..uncertainty import predict_with_uncertainty  # the one pass every prediction takes
+
+    answer = predict_with_uncertainty(estimator, list(images))
+    return answer.proba, answer.pred
 
 
 def predict_image(estimator, image):
