@@ -122,6 +122,7 @@ class Bench:
         self.cv = RepeatedStratifiedGroupKFold(5, args.repeats, random_state=0)
         self.boot = GroupBootstrap(self.labels, self.groups, n_resamples=args.resamples, random_state=0)
         self.reports = {}
+        self.samples = {}  # (section, label) -> the row's bootstrap values, for paired differences
         self.nested_result = None
         self.section_seconds = {}
         self.started = time.perf_counter()
@@ -160,7 +161,7 @@ class Bench:
                 return multiclass_metrics(y, proba, pred, classes)
         else:
             fn = self.binary_fn
-        figures, _ = self.boot.summarise(pooled_by_repeat(report), fn, y=report.y)
+        figures, self.samples[(section, label)] = self.boot.summarise(pooled_by_repeat(report), fn, y=report.y)
         thresholds = report.thresholds()
         row = {"section": section, "label": label, "seconds": seconds, "n_folds": len(report.folds),
                "figures": figures, "threshold": (thresholds.mean(), thresholds.std()) if len(thresholds) else None}
@@ -237,20 +238,19 @@ class Bench:
     def backbones(self):
         """int8 against float32 and Lite2 against Lite0, with the baseline's head, and paired differences."""
         sec = "Backbones (baseline head and decision)"
-        self.backbone_diffs, samples = [], {}
+        self.backbone_diffs = []
         for label, features, partner in BACKBONES:
             # every backbone of this section from dermfeat.zoo (built from the same weights packages as
             # ../shared/models' files), so an int8 model is compared with the very graph it was quantised from
             pipe = make_classifier(model_dir=None, memory=self.args.cache, pos_label=POS,
                                    **{**BASELINE[1], "features": features})
-            report = self.run(sec, label, pipe)
-            _, samples[label] = self.boot.summarise(pooled_by_repeat(report), self.binary_fn, y=report.y)
+            self.run(sec, label, pipe)
             if partner is not None:
                 point = {m: self.rows[-1]["figures"][m][0] - next(
                     r for r in self.rows if r["section"] == sec and r["label"] == partner)["figures"][m][0]
                     for m in ("roc_auc", "macro_f1")}
-                diffs = {m: (point[m], *self.boot.interval(samples[label][m] - samples[partner][m]))
-                         for m in point}
+                ours, theirs = self.samples[(sec, label)], self.samples[(sec, partner)]
+                diffs = {m: (point[m], *self.boot.interval(ours[m] - theirs[m])) for m in point}
                 self.backbone_diffs.append((label, partner, diffs))
                 print(f"  {label} - {partner}: ROC AUC {diffs['roc_auc'][0]:+.3f} "
                       f"({diffs['roc_auc'][1]:+.3f} to {diffs['roc_auc'][2]:+.3f})", flush=True)
