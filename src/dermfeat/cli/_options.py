@@ -76,6 +76,9 @@ def add_pipeline_options(parser):
     group.add_argument("--precision", default="float32", choices=("float32", "int8"),
                        help="int8: the int8-quantised version of every embedding backbone (about twice as fast on "
                        "a CPU; handcrafted features unchanged; default float32)")
+    group.add_argument("--view", default="crop", choices=("crop", "whole", "pad"),
+                       help="what embedding backbones see: the model card's centre crop, the whole photograph "
+                       "squashed to the model's input, or padded to a square (default crop)")
     group.add_argument("--model-dir", default=None, type=existing_folder,
                        help="folder of ONNX models and cards (or DERMFEAT_MODEL_DIR); must exist")
     group.add_argument("--cache", default=None, help="feature cache folder (features computed once per image)")
@@ -180,6 +183,7 @@ def build_pipeline(args, pos_label):
         n_jobs=args.n_jobs,
         groups=None if args.groups == "none" else "auto",
         precision=getattr(args, "precision", "float32"),
+        view=getattr(args, "view", "crop"),
     )
     return _with_uncertainty(args, pipe)
 

@@ -21,8 +21,11 @@ __all__ = ["MAX_RESIZED_PIXELS", "affine", "crop_views", "normalise"]
 MAX_RESIZED_PIXELS = 1 << 24
 
 
-def crop_views(image, side, crop, interpolation="antialias", tta_crops=1, tta_flip=False):
+def crop_views(image, side, crop, interpolation="antialias", tta_crops=1, tta_flip=False, view="crop"):
     """Resize so that the shorter side is ``side``, then crop: ``(n_views, crop, crop, 3)`` uint8.
+
+    With ``view="whole"`` or ``"pad"`` nothing is cropped: the whole image
+    becomes the ``crop`` x ``crop`` view (see ``view``).
 
     Parameters
     ----------
@@ -37,6 +40,14 @@ def crop_views(image, side, crop, interpolation="antialias", tta_crops=1, tta_fl
         ``5`` adds the four corner crops.
     tta_flip : bool, default=False
         Add the horizontally flipped views (after the unflipped ones).
+    view : {"crop", "whole", "pad"}, default="crop"
+        ``"crop"``: resize then crop, as above (on a 4:3 photograph the centre
+        crop leaves out about 44 % of the frame).  ``"whole"``: the whole image
+        resized to ``crop`` x ``crop`` (its aspect ratio is not kept).
+        ``"pad"``: the whole image resized so that its longer side is
+        ``crop`` (aspect ratio kept), centred on a ``crop`` x ``crop`` canvas
+        filled with its mean colour.  ``side`` is unused by both; they allow
+        ``tta_crops=1`` only.
 
     Returns
     -------
@@ -48,7 +59,11 @@ def crop_views(image, side, crop, interpolation="antialias", tta_crops=1, tta_fl
     >>> from dermfeat.imaging import crop_views
     >>> crop_views(np.zeros((48, 64, 3), np.uint8), 40, 32, tta_flip=True).shape
     (2, 32, 32, 3)
+    >>> crop_views(np.zeros((48, 64, 3), np.uint8), 40, 32, view="whole").shape
+    (1, 32, 32, 3)
     """
+    if view != "crop":
+        return _whole_views(image, crop, interpolation, tta_crops, tta_flip, view)
     h, w = image.shape[:2]
     short = min(h, w)
     if tta_crops == 1 and short != side:
@@ -87,6 +102,28 @@ def crop_views(image, side, crop, interpolation="antialias", tta_crops=1, tta_fl
             views[i] = resize(image[t:t + rh, l:l + rw], (crop, crop), interpolation)
     if tta_flip:
         views[n:] = views[:n, :, ::-1]
+    return views
+
+
+def _whole_views(image, crop, interpolation, tta_crops, tta_flip, view):
+    """The whole image as one ``crop`` x ``crop`` view (squashed or padded), and its flip."""
+    if view not in ("whole", "pad"):
+        raise ValueError(f"view must be 'crop', 'whole' or 'pad', got {view!r}")
+    if tta_crops != 1:
+        raise ValueError(f"view={view!r} shows the whole image: tta_crops must be 1, got {tta_crops}")
+    views = np.empty((2 if tta_flip else 1, crop, crop, 3), dtype=np.uint8)
+    if view == "whole":
+        views[0] = resize(image, (crop, crop), interpolation)
+    else:
+        h, w = image.shape[:2]
+        scale = crop / max(h, w)
+        nh, nw = min(crop, max(1, int(round(h * scale)))), min(crop, max(1, int(round(w * scale))))
+        # the mean colour of the image, in integers (deterministic, whatever the summation order)
+        views[0] = np.round(image.reshape(-1, 3).mean(axis=0, dtype=np.float64)).astype(np.uint8)
+        top, left = (crop - nh) // 2, (crop - nw) // 2
+        views[0, top:top + nh, left:left + nw] = resize(image, (nw, nh), interpolation)
+    if tta_flip:
+        views[1] = views[0, :, ::-1]
     return views
 
 

@@ -62,6 +62,9 @@ def _model_dir(model_dir):
 #: Precisions of the embedding backbones: ``"int8"`` swaps each embedding for its ``_int8`` version.
 PRECISIONS = ("float32", "int8")
 
+#: What an embedding backbone sees (:class:`~dermfeat.features.OnnxEmbedder`'s ``view``).
+VIEWS = ("crop", "whole", "pad")
+
 
 def _with_precision(key, precision, part):
     """The :data:`EMBEDDINGS` key of ``key`` at ``precision`` (an error if it has no such version)."""
@@ -74,7 +77,7 @@ def _with_precision(key, precision, part):
     return int8
 
 
-def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, precision="float32"):
+def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, precision="float32", view="crop"):
     """A feature extractor (or a union of several) from a name.
 
     Parameters
@@ -104,6 +107,11 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, 
         twice as fast on CPUs, see :func:`dermfeat.zoo.quantize_model`);
         handcrafted features are unchanged.  Opt-in: the default never changes
         silently.
+    view : {"crop", "whole", "pad"}, default="crop"
+        What the embedding backbones see (see
+        :class:`~dermfeat.features.OnnxEmbedder`): the card's centre crop, the
+        whole photograph squashed to the model's input, or padded to a square.
+        Handcrafted features always see the whole image.
 
     Returns
     -------
@@ -127,6 +135,8 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, 
         raise ValueError("no feature set named")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
     out = []
     for part in parts:
         key = part.replace("-", "_").lower()
@@ -142,8 +152,10 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, 
             card_name, output = EMBEDDINGS[key]
             folder = _model_dir(model_dir)
             params = {"output_name": output, "memory": memory, "n_jobs": n_jobs}
+            if view != "crop":
+                params["view"] = view
             if tta:
-                params.update(tta_flip=True, tta_crops=1 if tta == "flip" else 5)
+                params.update(tta_flip=True, tta_crops=1 if tta == "flip" or view != "crop" else 5)
             if folder is not None and (folder / card_name).is_file():
                 out.append(F.OnnxEmbedder.from_card(folder / card_name, **params))
                 continue
@@ -238,6 +250,7 @@ def make_classifier(
     groups="auto",
     random_state=0,
     precision="float32",
+    view="crop",
 ):
     """An image classification pipeline from short names.
 
@@ -287,6 +300,10 @@ def make_classifier(
     precision : {"float32", "int8"}, default="float32"
         ``"int8"``: the int8 versions of the embedding backbones (see
         :func:`make_features`).
+    view : {"crop", "whole", "pad"} or dict, default="crop"
+        What the embedding backbones see (see :func:`make_features`); a dict
+        sets it per feature set, like ``tta``.  With ``"whole"`` or ``"pad"``,
+        ``tta=True`` means the flip only (corner crops need the crop view).
 
     Returns
     -------
@@ -318,8 +335,9 @@ def make_classifier(
 
     def extractor(part):
         part_tta = tta.get(part, False) if isinstance(tta, dict) else tta
+        part_view = view.get(part, "crop") if isinstance(view, dict) else view
         return make_features(part, model_dir=model_dir, memory=memory, n_jobs=n_jobs, tta=part_tta,
-                             precision=precision)
+                             precision=precision, view=part_view)
 
     def head_():
         return make_head(head, class_weight=class_weight, random_state=random_state)
