@@ -136,3 +136,12 @@ def test_no_warnings_on_clean_input(lesion_data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MeanColour(n_jobs=2).fit().transform(list(lesion_data.images) * 2)
+
+
+def test_feature_state_leaves_out_added_params_at_their_old_value():
+    class Extended(MeanColour):
+        _cache_added_params = {"scale": 1.0}
+
+    state = feature_state(Extended())
+    assert "scale" not in state["params"]  # the key an older version without ``scale`` wrote
+    assert feature_state(Extended(scale=3))["params"]["scale"] == 3

@@ -49,8 +49,11 @@ def feature_state(estimator):
 
     Execution parameters (``n_jobs``, ``memory``, ``on_error``, ...) are left out,
     and so are those a class lists in ``_cache_ignored_params`` because its
-    ``_cache_token()`` already covers them; nested estimators are expanded
-    recursively.
+    ``_cache_token()`` already covers them, and parameters added in a later
+    version while they keep the value that reproduces the older features
+    (``_cache_added_params``, a dict of name -> that value), so that a new
+    option leaves the cache of existing settings valid; nested estimators are
+    expanded recursively.
 
     Parameters
     ----------
@@ -65,9 +68,10 @@ def feature_state(estimator):
     # a class may leave out parameters that its token already accounts for
     # (e.g. a model file's path, when the token is the file's content hash)
     ignored = EXECUTION_PARAMS.union(getattr(estimator, "_cache_ignored_params", ()))
+    added = getattr(estimator, "_cache_added_params", {})
     params = {}
     for key, value in estimator.get_params(deep=False).items():
-        if key in ignored:
+        if key in ignored or (key in added and value == added[key]):
             continue
         if isinstance(value, BaseEstimator):
             value = feature_state(value)

@@ -214,6 +214,9 @@ class OnnxEmbedder(BaseImageTransformer):
     #: The model is identified in the cache by its content (``_cache_token``), not its
     #: path: a moved or re-pointed copy of the same file keeps its cache entries.
     _cache_ignored_params = ("model", "sha256")
+    #: Options added after the first release, at the value that gives the earlier features: left out of
+    #: the cache key then (see :func:`~dermfeat.base.feature_state`), so existing caches stay valid.
+    _cache_added_params = {"view": "crop"}
     _output_dtype = np.float32
 
     def __init__(
