@@ -62,3 +62,27 @@ def short_name(label):
         if row_label == label and not section.startswith("Feature"):
             return f"{section.split(' (')[0].lower()}: {label}"
     return label
+
+
+#: (label, make_classifier parameters): the options for new photographs, each with the baseline's head and
+#: decision unless its label says otherwise, beside the baseline and the previous best; also the candidates
+#: of the nested selection of the "Better features" section.  ``subtypes``: the head is trained on the
+#: manifest's subtypes and decides from their summed probabilities.
+_BASE = BASELINE[1]
+OPTIONS = [
+    ("baseline: EfficientNet-Lite0, centre crop", _BASE),
+    ("previous best: Lite0 (TTA) + DINOv2 CLS (flip), late fusion, SVM", BEST),
+    ("EfficientNet-Lite2, centre crop", {**_BASE, "features": "efficientnet_lite2"}),
+    ("EfficientNet-Lite2, whole photograph", {**_BASE, "features": "efficientnet_lite2", "view": "whole"}),
+    ("EfficientNet-Lite2, whole photograph, subtype head",
+     {**_BASE, "features": "efficientnet_lite2", "view": "whole", "subtypes": True}),
+    ("DINOv2 CLS, whole photograph", {**_BASE, "features": "dinov2", "view": "whole"}),
+    ("DINOv2 GeM of patch tokens, whole photograph", {**_BASE, "features": "dinov2_gem", "view": "whole"}),
+    ("DINOv2 patch tokens pooled in the lesion, whole photograph",
+     {**_BASE, "features": "dinov2_lesion", "view": "whole"}),
+    ("DINOv2 CLS at 336 px, whole photograph", {**_BASE, "features": "dinov2_336", "view": "whole"}),
+    ("Lite2 + DINOv2 CLS, whole photograph, late fusion",
+     {**_BASE, "features": "efficientnet_lite2+dinov2", "fusion": "late", "view": "whole"}),
+    ("Lite2 + DINOv2 CLS, whole photograph, late fusion, subtype head",
+     {**_BASE, "features": "efficientnet_lite2+dinov2", "fusion": "late", "view": "whole", "subtypes": True}),
+]

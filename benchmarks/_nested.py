@@ -27,17 +27,25 @@ from dermfeat.model_selection import RepeatedStratifiedGroupKFold
 N_SPLITS = 5
 
 
-def _fit_and_score(pipe, files, y, train, test, pos):
-    pipe.fit([files[i] for i in train], y[train])
+def _fit_params(bench, changes, index):
+    """The subtype heads' fine labels (the manifest's subtypes) for the rows ``index``."""
+    if not changes.get("subtypes"):
+        return {}
+    return {"fine_labels": np.asarray(bench.data.subtype, dtype=object)[index]}
+
+
+def _fit_and_score(pipe, files, y, train, test, pos, fit_params=None):
+    pipe.fit([files[i] for i in train], y[train], **(fit_params or {}))
     X_test = [files[i] for i in test]
     proba = pipe.predict_proba(X_test)[:, list(pipe.classes_).index(pos)]
     return proba, np.asarray(pipe.predict(X_test), dtype=object), pipe
 
 
-def nested_selection(bench, rows, baseline_spec, pos):
+def nested_selection(bench, rows, baseline_spec, pos, slot="nested_result"):
     """Run the nested procedure over the candidate ``rows``; returns everything the report needs.
 
-    ``rows``: ``(section, label, pipeline changes)``; ``baseline_spec``: ``(label, pipeline changes)``.
+    ``rows``: ``(section, label, pipeline changes)``; ``baseline_spec``: ``(label, pipeline changes)``;
+    ``slot``: the attribute of ``bench`` that holds the partial result while the run goes on.
     """
     args = bench.args
     files, y, groups = bench.files, bench.labels, bench.groups
@@ -59,12 +67,15 @@ def nested_selection(bench, rows, baseline_spec, pos):
                 warnings.simplefilter("ignore", category=category)
             for label, changes in candidates:
                 report = evaluate(bench.pipeline(**changes), [files[i] for i in train], y[train],
-                                  groups=groups[train], cv=inner, subgroups=None, n_jobs=args.n_jobs)
+                                  groups=groups[train], cv=inner, subgroups=None, n_jobs=args.n_jobs,
+                                  fit_params=_fit_params(bench, changes, train) or None)
                 (score, pred), = pooled_by_repeat(report)
                 scores[label] = binary_metrics(y[train], score, pred, pos)["macro_f1"]
             ranking = sorted(scores, key=lambda label: -scores[label])
             winner = ranking[0]
-            proba, pred, model = _fit_and_score(bench.pipeline(**dict(candidates)[winner]), files, y, train, test, pos)
+            chosen = dict(candidates)[winner]
+            proba, pred, model = _fit_and_score(bench.pipeline(**chosen), files, y, train, test, pos,
+                                                _fit_params(bench, chosen, train))
             nested[repeat][0][test], nested[repeat][1][test] = proba, pred
             b_proba, b_pred, _ = _fit_and_score(bench.pipeline(**baseline_spec[1]),
                                                 files, y, train, test, pos)
@@ -82,7 +93,7 @@ def nested_selection(bench, rows, baseline_spec, pos):
         print(f"[nested] outer fold {k + 1}/{len(splits)}: winner {winner} (inner macro-F1 {scores[winner]:.3f}; "
               f"runner-up {ranking[1]} {scores[ranking[1]]:.3f}); outer test ROC AUC {fold['outer_roc_auc']:.3f}, "
               f"macro-F1 {fold['outer_macro_f1']:.3f} ({fold['seconds']:.0f} s)", flush=True)
-        bench.nested_result = {"folds": folds, "partial": True}
+        setattr(bench, slot, {"folds": folds, "partial": True})
         bench.write(args.output, partial=True)
 
     # the best row of the plain tables, chosen as a reader of those tables would, on the same outer folds

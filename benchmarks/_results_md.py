@@ -132,18 +132,24 @@ def nested_section(bench):
     res = bench.nested_result
     if not res:
         return []
-    args = bench.args
-    lines = ["## The selection procedure, measured by nested cross-validation", ""]
+    return render_nested(res, "the {n} candidate rows of the feature, head, imbalance and decision tables",
+                         nested_repeats=bench.args.nested_repeats)
+
+
+def render_nested(res, what, heading="## The selection procedure, measured by nested cross-validation",
+                  nested_repeats=None):
+    """A nested selection's tables: ``what`` names the candidates (``{n}``: their number)."""
+    lines = [heading, ""]
     folds = res["folds"]
+    nested_repeats = nested_repeats or (max(f["repeat"] for f in folds) + 1 if folds else 0)
     if res.get("partial"):
         lines += [f"{len(folds)} outer folds done so far.", ""]
     else:
         best = res["best_row"]
         lines += [
-            f"Outer: repeated stratified group 5-fold, {args.nested_repeats} repeats ({len(folds)} outer folds; the "
-            f"same folds as the first {args.nested_repeats} repeats of the tables below). In each outer fold the "
-            f"{len(res['candidates'])} candidate rows of the feature, head, imbalance and decision tables are compared "
-            "by an inner repeated stratified group 5-fold cross-validation of the outer-training part only (pooled "
+            f"Outer: repeated stratified group 5-fold, {nested_repeats} repeats ({len(folds)} outer folds; the "
+            f"same folds as the first {nested_repeats} repeats of the tables). In each outer fold "
+            f"{what.format(n=len(res['candidates']))} are compared by an inner repeated stratified group 5-fold cross-validation of the outer-training part only (pooled "
             "inner macro-F1), the winner is fitted on the outer-training part with the `fit` users run "
             "(`pipe.fit(X, y)`: the pipeline finds the near-duplicate groups of those photographs itself) and scores "
             "the outer-test part. The baseline is fitted and scored the same way in the same outer folds.",
@@ -213,8 +219,10 @@ def table(rows, multiclass_counts=None):
 
 def render(bench, partial=False):
     lines = header(bench, partial)
-    lines += summary(bench) + nested_section(bench)
-    for sec in dict.fromkeys(r["section"] for r in bench.rows):
+    from _options import SECTION, render_options
+
+    lines += summary(bench) + render_options(bench, render_nested) + nested_section(bench)
+    for sec in dict.fromkeys(r["section"] for r in bench.rows if r["section"] != SECTION):
         rows = [r for r in bench.rows if r["section"] == sec]
         counts = getattr(bench, "multiclass_counts", None) if sec.startswith("Multiclass") else None
         lines += [f"## {sec}", ""]

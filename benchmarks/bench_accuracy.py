@@ -137,7 +137,8 @@ class Bench:
     def binary_fn(self, y, score, pred):
         return binary_metrics(y, score, pred, POS)
 
-    def run(self, section, label, estimator, *, cv=None, groups="default", y=None, pos_label=POS, key=None):
+    def run(self, section, label, estimator, *, cv=None, groups="default", y=None, pos_label=POS, key=None,
+            fit_params=None):
         start = time.perf_counter()
         ctx = quiet()
         try:
@@ -145,6 +146,7 @@ class Bench:
                 estimator, self.files, self.labels if y is None else y,
                 groups=self.groups if isinstance(groups, str) else groups,
                 cv=cv or self.cv, pos_label=pos_label, subgroups=None, n_jobs=self.args.n_jobs,
+                fit_params=fit_params,
             )
         finally:
             ctx.__exit__(None, None, None)
@@ -263,9 +265,16 @@ class Bench:
         self.nested_result = nested_selection(self, self.candidate_rows(), BASELINE, POS)
         self.write(self.args.output, partial=True)
 
+    def options(self):
+        """Better features for new photographs: each option's plain CV and time, and the nested choice."""
+        from _options import options
+
+        options(self)
+
     # ---------------------------------------------------------------- output
     STATE = ("args", "rows", "nested_result", "files", "labels", "groups", "group_seconds", "section_seconds",
-             "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables", "backbone_diffs")
+             "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables", "backbone_diffs",
+             "option_seconds", "options_result")
 
     def write(self, path, partial=False):
         from _results_md import render, write_keeping_blocks
@@ -298,7 +307,8 @@ def main():
                         help="feature cache folder (kept between runs)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--sections",
-                        default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups,backbones,nested")
+                        default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups,backbones,nested,"
+                        "options")
     parser.add_argument("--skip-gb", action="store_true",
                         help="leave out the gradient-boosting head (slow on 1,280-d embeddings: 12 fits per fold)")
     parser.add_argument("--limit", type=int, default=None, help="a stratified subset of this many photographs (trials)")
@@ -326,7 +336,7 @@ def main():
     if args.keep:
         kept = pickle.loads(Path(args.keep).read_bytes())
         bench.rows, bench.nested_result = kept["rows"], kept["nested_result"]
-        for name in ("multiclass_counts", "subgroup_tables", "backbone_diffs"):
+        for name in ("multiclass_counts", "subgroup_tables", "backbone_diffs", "option_seconds", "options_result"):
             if kept.get(name) is not None:
                 setattr(bench, name, kept[name])
         bench.section_seconds.update(kept["section_seconds"])
@@ -334,7 +344,8 @@ def main():
         print(f"kept {len(bench.rows)} rows from {args.keep}")
     steps = [(key, (lambda sec=sec: bench.plain_rows(sec))) for key, sec in SECTION_KEYS.items()]
     steps += [("leakage", bench.leakage), ("limited", bench.limited_data), ("multiclass", bench.multiclass),
-              ("subgroups", bench.subgroups), ("backbones", bench.backbones), ("nested", bench.nested)]
+              ("subgroups", bench.subgroups), ("backbones", bench.backbones), ("nested", bench.nested),
+              ("options", bench.options)]
     if "features" not in sections and {"heads", "imbalance", "limited", "subgroups", "nested"} & set(sections):
         bench.run("Feature sets", ROWS[8][1], bench.pipeline(), key="best")
     if "leakage" in sections and "decisions" not in sections:
