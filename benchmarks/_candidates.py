@@ -72,6 +72,7 @@ _BASE = BASELINE[1]
 OPTIONS = [
     ("baseline: EfficientNet-Lite0, centre crop", _BASE),
     ("previous best: Lite0 (TTA) + DINOv2 CLS (flip), late fusion, SVM", BEST),
+    ("EfficientNet-Lite0, whole photograph", {**_BASE, "view": "whole"}),
     ("EfficientNet-Lite2, centre crop", {**_BASE, "features": "efficientnet_lite2"}),
     ("EfficientNet-Lite2, whole photograph", {**_BASE, "features": "efficientnet_lite2", "view": "whole"}),
     ("EfficientNet-Lite2, whole photograph, subtype head",
@@ -81,6 +82,8 @@ OPTIONS = [
     ("DINOv2 patch tokens pooled in the lesion, whole photograph",
      {**_BASE, "features": "dinov2_lesion", "view": "whole"}),
     ("DINOv2 CLS at 336 px, whole photograph", {**_BASE, "features": "dinov2_336", "view": "whole"}),
+    ("Lite0 + DINOv2 CLS, whole photograph, late fusion",
+     {**_BASE, "features": "efficientnet+dinov2", "fusion": "late", "view": "whole"}),
     ("Lite2 + DINOv2 CLS, whole photograph, late fusion",
      {**_BASE, "features": "efficientnet_lite2+dinov2", "fusion": "late", "view": "whole"}),
     ("Lite2 + DINOv2 CLS, whole photograph, late fusion, subtype head",
