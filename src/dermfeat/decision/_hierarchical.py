@@ -29,7 +29,8 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
     (threshold tuned on the summed probability, as usual), cross-validation,
     evaluation and :class:`~sklearn.model_selection.GridSearchCV`; the fine
     labels travel as sample-aligned metadata (with metadata routing, request
-    them with ``set_fit_request(fine_labels=True)``).
+    it requests ``fine_labels`` by default, so a pipeline or a search passes
+    them on with no ``set_fit_request``).
 
     Without ``fine_labels`` it is ``estimator`` fitted on ``y``.
 
@@ -94,6 +95,9 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
     >>> rare.fine_mapping_["napkin"]
     'other atopic'
     """
+
+    # its own metadata: requested unless the user says otherwise
+    __metadata_request__fit = {"fine_labels": True}
 
     _parameter_constraints = {
         "estimator": [HasMethods("fit", "predict_proba")],
