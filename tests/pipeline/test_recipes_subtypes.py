@@ -109,3 +109,19 @@ def test_clone_pickle_and_model_files(data, tmp_path):
     classes, proba = predict_subtype_proba(loaded, data.images[:3])
     assert classes.tolist() == hierarchical_step(pipe).fine_classes_.tolist()
     np.testing.assert_allclose(proba, predict_subtype_proba(pipe, data.images[:3])[1])
+
+
+def test_evaluate_reports_the_subtype_confusion_matrix(data, tmp_path):
+    report = evaluate(_pipe(), data.images, data.labels, groups=data.groups, cv=3, subgroups=None,
+                      fit_params={"fine_labels": data.fine})
+    rows, columns, counts = report.subtype_confusion_matrix()
+    assert sorted(rows) == sorted(set(data.fine)) and counts.sum() == len(data.labels)
+    assert "other eczema" in columns and "napkin" not in columns  # 4 photographs: merged in every fold
+    assert counts[rows.index("napkin")].sum() == 4
+    assert (report.subtype_pred != None).all()  # noqa: E711 - every photograph has an out-of-fold subtype
+    html = report.to_html(tmp_path / "r.html", n_heatmaps=0, n_gallery=0).read_text()
+    assert "<h2>Subtype confusion matrix (out-of-fold)</h2>" in html and "other eczema" in html
+    # without fine labels: no subtype section
+    plain = evaluate(_pipe(subtypes=False), data.images, data.labels, groups=data.groups, cv=3, subgroups=None)
+    assert plain.subtype_confusion_matrix() is None
+    assert "Subtype confusion" not in plain.to_html(tmp_path / "p.html", n_heatmaps=0, n_gallery=0).read_text()
