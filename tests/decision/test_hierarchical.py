@@ -146,3 +146,22 @@ def test_min_fine_count_is_learned_inside_each_training_fold(data):
     merged = [HierarchicalClassifier(LogisticRegression(), min_fine_count=4).fit(
         X[tr], y[tr], fine_labels=fine[tr]).fine_mapping_["napkin"] for tr, _ in folds.split(X, y)]
     assert "other atopic" in merged
+
+
+def test_balance_coarse_weighs_classes_equally_and_subtypes_equally_within(data):
+    X, y, fine = data
+    head = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced"))
+    clf = HierarchicalClassifier(head, balance="coarse").fit(X, y, fine_labels=fine)
+    w = clf.estimator_[-1].class_weight
+    counts = {f: (fine == f).sum() for f in set(fine)}
+    per_class = {c: sum(w[f] * counts[f] for f in counts if clf.fine_to_coarse_[f] == c) for c in ("atopic", "other")}
+    assert per_class["atopic"] == pytest.approx(per_class["other"]) == pytest.approx(60)
+    assert w["discoid"] == pytest.approx(w["hand"]) == pytest.approx(w["venous"])
+    assert clone(clf).estimator[-1].class_weight == "balanced"  # the parameter itself is untouched
+    # "fine": scikit-learn's balanced weights over the subtypes, as given
+    assert HierarchicalClassifier(head).fit(X, y, fine_labels=fine).estimator_[-1].class_weight == "balanced"
+    # a head without balanced weights is left alone
+    assert HierarchicalClassifier(LogisticRegression(), balance="coarse").fit(
+        X, y, fine_labels=fine).estimator_.class_weight is None
+    with pytest.raises(ValueError, match="balance"):
+        HierarchicalClassifier(LogisticRegression(), balance="classes").fit(X, y, fine_labels=fine)

@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..utils._doc_link import DocLinkMixin
-from ..utils._param_validation import HasMethods, Interval, validate_parameters
+from ..utils._param_validation import HasMethods, Interval, Options, validate_parameters
 from ._meta import routed_fit_params, with_input_tags_of
 
 
@@ -52,6 +52,17 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
         rare ones join it.  Fine labels are then strings (as a manifest's
         subtype column is); the merged name of a non-string coarse class
         ``c`` is ``"other {c}"``.
+    balance : {"fine", "coarse"}, default="fine"
+        What a ``class_weight="balanced"`` of the head (anywhere inside
+        ``estimator``, e.g. in a :class:`ResampledClassifier`) balances.
+        ``"fine"``: the fine classes, each with the same total weight
+        (scikit-learn's meaning, with the fine labels as classes), so a coarse
+        class of many subtypes outweighs one of a single subtype.
+        ``"coarse"``: the coarse classes, each with the same total weight,
+        shared equally by its fine classes; the summed probabilities are then
+        balanced as those of a ``"balanced"`` head on the coarse labels, and a
+        fixed threshold of 0.5 means the same.  Heads without a balanced
+        ``class_weight`` are unaffected.
 
     Attributes
     ----------
@@ -94,6 +105,15 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
     ['ad', 'discoid', 'hand', 'other atopic']
     >>> rare.fine_mapping_["napkin"]
     'other atopic'
+
+    With ``balance="coarse"``, a balanced head weighs both classes equally
+    (though "other" has twice the photographs), and the subtypes of each
+    class equally within it:
+
+    >>> balanced = HierarchicalClassifier(LogisticRegression(class_weight="balanced"), balance="coarse")
+    >>> w = balanced.fit(X, y, fine_labels=fine).estimator_.class_weight
+    >>> round(w["ad"] * 15 + w["napkin"] * 5, 6), round(w["discoid"] * 20 + w["hand"] * 20, 6)
+    (30.0, 30.0)
     """
 
     # its own metadata: requested unless the user says otherwise
@@ -102,11 +122,13 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
     _parameter_constraints = {
         "estimator": [HasMethods("fit", "predict_proba")],
         "min_fine_count": [Interval(Integral, 1, None, closed="left"), None],
+        "balance": [Options("fine", "coarse")],
     }
 
-    def __init__(self, estimator, *, min_fine_count=None):
+    def __init__(self, estimator, *, min_fine_count=None, balance="fine"):
         self.estimator = estimator
         self.min_fine_count = min_fine_count
+        self.balance = balance
 
     def get_metadata_routing(self):
         """Routing of fit metadata: ``fine_labels`` requested by this estimator, the rest to ``estimator``.
@@ -155,7 +177,7 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
         if any(k != v for k, v in self.fine_mapping_.items()):
             fine = np.array([self.fine_mapping_[f] for f in fine.tolist()], dtype=object)
             mapping = {self.fine_mapping_[f]: c for f, c in mapping.items()}
-        self.estimator_ = clone(self.estimator).fit(X, fine, **fit_params)
+        self.estimator_ = self._weighted_head(fine, mapping).fit(X, fine, **fit_params)
         self.fine_classes_ = np.asarray(self.estimator_.classes_)
         self.fine_to_coarse_ = {f: mapping[f] for f in self.fine_classes_.tolist()}
         coarse_index = {c: i for i, c in enumerate(self.classes_.tolist())}
@@ -167,6 +189,26 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
         return self
+
+    def _weighted_head(self, fine, mapping):
+        """A clone of the head; with ``balance="coarse"``, its balanced class weights balance the coarse classes."""
+        head = clone(self.estimator)
+        if self.balance != "coarse":
+            return head
+        keys = [k for k, v in head.get_params(deep=True).items()
+                if k.split("__")[-1] == "class_weight" and isinstance(v, str) and v == "balanced"]
+        if not keys:
+            return head
+        labels, counts = np.unique(fine, return_counts=True)
+        coarse = [mapping[f] for f in labels.tolist()]
+        n_coarse = len(set(coarse))
+        per_coarse = {c: coarse.count(c) for c in set(coarse)}
+        # n / (classes * subtypes of the class * photographs of the subtype): every class weighs n / classes
+        weights = {f: float(len(fine) / (n_coarse * per_coarse[c] * n)) for f, c, n in zip(labels.tolist(), coarse, counts)}
+        if all(isinstance(f, str) for f in weights):
+            # a VotingClassifier fits its estimators on the positions of the labels in sorted order
+            weights.update({i: weights[f] for i, f in enumerate(labels.tolist())})
+        return head.set_params(**{k: weights for k in keys})
 
     def _merge_rare(self, fine, mapping, merge=True):
         """Each fine label -> its fine class: itself, or ``"other <coarse>"`` when rarer than ``min_fine_count``."""

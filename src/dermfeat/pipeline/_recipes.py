@@ -313,8 +313,10 @@ def make_classifier(
         ``"other <class>"``; an int sets that minimum (``1``: keep every
         subtype).  With late fusion it wraps the soft vote, so the branches'
         subtype probabilities are averaged and their sums are the averaged
-        class probabilities.  The imbalance strategy then balances the
-        subtypes.  :func:`~dermfeat.decision.predict_subtype_proba` reads the
+        class probabilities.  ``imbalance="balanced"`` balances the classes
+        as without subtypes, and the subtypes equally within each class
+        (``balance="coarse"``); a sampler resamples the subtypes.
+        :func:`~dermfeat.decision.predict_subtype_proba` reads the
         fitted model's subtype probabilities.
 
     Returns
@@ -380,7 +382,9 @@ def make_classifier(
         )
     if min_fine_count is not None:
         decision = pipe.steps[-1][1]
-        decision.set_params(estimator=HierarchicalClassifier(decision.estimator, min_fine_count=min_fine_count))
+        # a balanced head balances the two classes, as without subtypes, and the subtypes within each
+        decision.set_params(estimator=HierarchicalClassifier(decision.estimator, min_fine_count=min_fine_count,
+                                                             balance="coarse"))
     pre = []
     if color_constancy:
         from ..preprocessing import ColorConstancy
