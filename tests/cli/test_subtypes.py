@@ -81,3 +81,12 @@ def test_subtypes_needs_the_column(lesion_folder, subtype_manifest, tmp_path, ca
     assert "no column 'diagnosis'" in capsys.readouterr().err
     assert main(["cv", str(subtype_manifest), "--features", "color", "--min-subtype-count", "3"]) == 1
     assert "--min-subtype-count needs --subtypes" in capsys.readouterr().err
+
+
+def test_fit_validate_cross_validates_with_the_subtypes(subtype_manifest, tmp_path, capsys):
+    model = tmp_path / "v.skops"
+    assert main(["fit", str(subtype_manifest), "-o", str(model), "--features", "color", "--subtypes",
+                 "--min-subtype-count", "2", "--validate", "--folds", "2", "--repeats", "1", "--quiet"]) == 0
+    _, meta = load_model(model)
+    assert meta["validation"]["n_folds"] == 2 and meta["subtypes"]["min_count"] == 2
+    assert "validated on" in capsys.readouterr().out
