@@ -85,3 +85,83 @@ def test_clone_and_model_files(data, tmp_path):
     loaded, _ = load_model(tmp_path / "h.skops")
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     assert loaded.fine_to_coarse_ == clf.fine_to_coarse_
+
+
+def _with_rare(fine):
+    """The data's fine labels with rare subtypes: 4 'napkin' (atopic), 5 'nipple' and 3 'stasis' (other)."""
+    fine = fine.copy()
+    fine[:4] = "napkin"
+    fine[30:35] = "nipple"
+    fine[60:63] = "stasis"
+    return fine
+
+
+def test_min_fine_count_merges_rare_subtypes_per_coarse_class(data):
+    X, y, fine = data
+    fine = _with_rare(fine)
+    clf = HierarchicalClassifier(LogisticRegression(), min_fine_count=6).fit(X, y, fine_labels=fine)
+    assert clf.fine_classes_.tolist() == ["ad", "discoid", "hand", "other atopic", "other other", "venous"]
+    assert clf.fine_mapping_["napkin"] == "other atopic" and clf.fine_mapping_["ad"] == "ad"
+    assert clf.fine_mapping_["nipple"] == clf.fine_mapping_["stasis"] == "other other"
+    assert clf.fine_to_coarse_["other atopic"] == "atopic" and clf.fine_to_coarse_["other other"] == "other"
+    proba = clf.predict_fine_proba(X)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 0], proba[:, [0, 3]].sum(axis=1))
+    # the threshold decides who is rare: 5 'nipple' stay at min_fine_count=5, the other two merge
+    five = HierarchicalClassifier(LogisticRegression(), min_fine_count=5).fit(X, y, fine_labels=fine)
+    assert "nipple" in five.fine_classes_.tolist() and "stasis" not in five.fine_classes_.tolist()
+    # None keeps everything
+    every = HierarchicalClassifier(LogisticRegression()).fit(X, y, fine_labels=fine)
+    assert len(every.fine_classes_) == 7
+
+
+def test_min_fine_count_joins_an_existing_other_class_and_checks_its_input(data):
+    X, y, fine = data
+    fine = _with_rare(fine).astype(object)
+    fine[90:120] = "other other"  # the user's own catch-all of the "other" class
+    clf = HierarchicalClassifier(LogisticRegression(), min_fine_count=6).fit(X, y, fine_labels=fine)
+    assert clf.fine_mapping_["nipple"] == "other other" and "venous" not in clf.fine_classes_.tolist()
+    fine[:30] = "other other"  # ... now also the name of atopic photographs: refused
+    with pytest.raises(ValueError, match="belongs to two coarse classes"):
+        HierarchicalClassifier(LogisticRegression(), min_fine_count=6).fit(X, y, fine_labels=fine)
+    ints = np.repeat([0, 1, 2, 3], 30)
+    ints[:3] = 9
+    with pytest.raises(ValueError, match="fine labels must be strings"):
+        HierarchicalClassifier(LogisticRegression(), min_fine_count=6).fit(X, y, fine_labels=ints)
+    with pytest.raises(ValueError, match="min_fine_count"):
+        HierarchicalClassifier(LogisticRegression(), min_fine_count=0).fit(X, y, fine_labels=fine)
+    # without fine labels nothing is merged, whatever the counts of y
+    alone = HierarchicalClassifier(LogisticRegression(), min_fine_count=1000).fit(X, y)
+    assert alone.fine_classes_.tolist() == ["atopic", "other"]
+
+
+def test_min_fine_count_is_learned_inside_each_training_fold(data):
+    X, y, fine = data
+    fine = _with_rare(fine)
+    tuned = ThresholdTunedClassifier(HierarchicalClassifier(LogisticRegression(), min_fine_count=4),
+                                     objective="macro_f1", pos_label="atopic", cv=3, random_state=0)
+    tuned.fit(X, y, fine_labels=fine)
+    # on all 120 rows the 4 'napkin' photographs are kept; an inner fold (2/3 of them) merges them
+    assert "napkin" in tuned.estimator_.fine_classes_.tolist()
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    merged = [HierarchicalClassifier(LogisticRegression(), min_fine_count=4).fit(
+        X[tr], y[tr], fine_labels=fine[tr]).fine_mapping_["napkin"] for tr, _ in folds.split(X, y)]
+    assert "other atopic" in merged
+
+
+def test_balance_coarse_weighs_classes_equally_and_subtypes_equally_within(data):
+    X, y, fine = data
+    head = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced"))
+    clf = HierarchicalClassifier(head, balance="coarse").fit(X, y, fine_labels=fine)
+    w = clf.estimator_[-1].class_weight
+    counts = {f: (fine == f).sum() for f in set(fine)}
+    per_class = {c: sum(w[f] * counts[f] for f in counts if clf.fine_to_coarse_[f] == c) for c in ("atopic", "other")}
+    assert per_class["atopic"] == pytest.approx(per_class["other"]) == pytest.approx(60)
+    assert w["discoid"] == pytest.approx(w["hand"]) == pytest.approx(w["venous"])
+    assert clone(clf).estimator[-1].class_weight == "balanced"  # the parameter itself is untouched
+    # "fine": scikit-learn's balanced weights over the subtypes, as given
+    assert HierarchicalClassifier(head).fit(X, y, fine_labels=fine).estimator_[-1].class_weight == "balanced"
+    # a head without balanced weights is left alone
+    assert HierarchicalClassifier(LogisticRegression(), balance="coarse").fit(
+        X, y, fine_labels=fine).estimator_.class_weight is None
+    with pytest.raises(ValueError, match="balance"):
+        HierarchicalClassifier(LogisticRegression(), balance="classes").fit(X, y, fine_labels=fine)

@@ -9,6 +9,7 @@ from ._options import (
     add_progress_options,
     add_protocol_options,
     build_pipeline,
+    fit_params,
     load_data,
     non_negative_int,
     outer_cv,
@@ -58,12 +59,14 @@ def run(args):
     data, y, pos_label = load_data(args.data, args.pos_label)
     groups = resolve_groups(args, data)
     pipe = build_pipeline(args, pos_label)
+    params = fit_params(args, data, y)
     with warnings.catch_warnings():
         if groups is None:  # said once below
             warnings.simplefilter("ignore", UngroupedSelectionWarning)
         report = evaluate(
             pipe, data.filenames, y, groups=groups, cv=outer_cv(args), pos_label=pos_label,
-            subgroups=None if args.no_subgroups else _subgroups(data), n_jobs=args.n_jobs, progress=args.progress,
+            subgroups=None if args.no_subgroups else _subgroups(data), fit_params=params, n_jobs=args.n_jobs,
+            progress=args.progress,
         )
     print(f"{len(y)} images, {len(set(report.groups)) if report.groups is not None else len(y)} groups, "
           f"{len(report.folds)} folds; positive class {pos_label}; {report.elapsed:.1f} s")
@@ -90,6 +93,13 @@ def run(args):
             f"{r['group']} (n={r['n']}) sens {_number(r.get('sensitivity', float('nan')))} "
             f"spec {_number(r.get('specificity', float('nan')))}"
             for r in report.subgroup_table(name)))
+    subtypes = report.subtype_confusion_matrix()
+    if subtypes is not None:
+        rows, columns, counts = subtypes
+        print("subtypes (out-of-fold, most likely): true subtype (n) -> predicted subtypes (count)")
+        for name, row in zip(rows, counts):
+            print(f"  {name} ({int(row.sum())}) -> " + ", ".join(
+                f"{c} ({int(v)})" for v, c in sorted(zip(row, columns), key=lambda t: -t[0]) if v))
     if args.report:
         path = report.to_html(args.report, n_heatmaps=args.heatmaps, title=f"dermfeat cv: {args.features} / {args.head} / {args.imbalance} / threshold {args.threshold}")
         print(f"report: {path}")

@@ -10,7 +10,16 @@ from __future__ import annotations
 import sys
 import warnings
 
-from ._options import add_pipeline_options, add_progress_options, add_protocol_options, build_pipeline, load_data, outer_cv, resolve_groups
+from ._options import (
+    add_pipeline_options,
+    add_progress_options,
+    add_protocol_options,
+    build_pipeline,
+    fit_params,
+    load_data,
+    outer_cv,
+    resolve_groups,
+)
 
 
 def add_parser(subparsers):
@@ -52,6 +61,7 @@ def fit_model(args, data, y, pos_label):
     ours = (UnstableThresholdWarning, UngroupedSelectionWarning)
     groups = resolve_groups(args, data)
     pipe = build_pipeline(args, pos_label)
+    params = fit_params(args, data, y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnstableThresholdWarning)
         warnings.simplefilter("once", UngroupedSelectionWarning)
@@ -59,7 +69,7 @@ def fit_model(args, data, y, pos_label):
             from ..evaluation import validate
 
             result = validate(pipe, list(data.filenames), y, groups=groups, cv=outer_cv(args),
-                              pos_label=pos_label, n_jobs=args.n_jobs, random_state=args.seed,
+                              pos_label=pos_label, fit_params=params, n_jobs=args.n_jobs, random_state=args.seed,
                               progress=getattr(args, "progress", "auto"))
             pipe, validation = result.estimator, result.validation
         else:
@@ -67,7 +77,8 @@ def fit_model(args, data, y, pos_label):
 
             validation = None
             with show_progress(getattr(args, "progress", "auto"), desc="fit", total=len(y) * image_steps(pipe)):
-                pipe.fit(list(data.filenames), y, **({} if isinstance(groups, str) or groups is None else {"groups": groups}))
+                pipe.fit(list(data.filenames), y, **params,
+                         **({} if isinstance(groups, str) or groups is None else {"groups": groups}))
     messages = []
     for w in caught:
         if issubclass(w.category, ours):
@@ -76,6 +87,18 @@ def fit_model(args, data, y, pos_label):
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return pipe, validation, messages
+
+
+def _subtypes_record(pipe, args):
+    """What ``--subtypes`` made of the model: the column, the minimum count and the subtypes learned."""
+    from ..decision import hierarchical_step
+
+    step = hierarchical_step(pipe)
+    if step is None:
+        return None
+    return {"column": args.subtypes, "min_count": step.min_fine_count,
+            "classes": [str(c) for c in step.fine_classes_],
+            "merged": sorted(str(k) for k, v in step.fine_mapping_.items() if k != v)}
 
 
 def groups_label(args, data):
@@ -106,6 +129,7 @@ def run(args):
         "threshold_std": getattr(final, "best_threshold_std_", None),
         "fold_thresholds": None if folds is None else [round(float(t), 4) for t in folds],
         "validation": validation,
+        "subtypes": _subtypes_record(pipe, args),
         "uncertainty": None if args.uncertainty == "none" else {
             "prediction_sets": args.uncertainty, "confidence_level": args.confidence_level,
             "false_alarm_rate": 0.05},

@@ -36,6 +36,17 @@ def non_negative_int(text):
     return value
 
 
+def positive_int(text):
+    """argparse type of counts that must be >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def threshold_choice(text):
     """argparse type of ``--threshold``: ``fixed`` or a metric the threshold can be tuned for."""
     from sklearn.metrics import get_scorer_names
@@ -96,6 +107,15 @@ def add_pipeline_options(parser):
     )
     group.add_argument("--confidence-level", type=float, default=0.9,
                        help="coverage of the prediction sets of --uncertainty (default 0.9)")
+    group.add_argument(
+        "--subtypes", nargs="?", const="subtype", default=None, metavar="COLUMN",
+        help="train the head on the subtypes of the manifest column COLUMN (default 'subtype'; an empty cell "
+        "counts as the row's class) and decide on the summed probability of each class; 'dermfeat predict' "
+        "then lists the most likely subtypes",
+    )
+    group.add_argument("--min-subtype-count", type=positive_int, default=None, metavar="N",
+                       help="with --subtypes, subtypes with fewer training photographs merge into 'other <class>' "
+                       "(default 20; 1 keeps every subtype)")
 
 
 def add_progress_options(parser, *aliases):
@@ -158,6 +178,38 @@ def _merge_groups(*labelings):
     return out
 
 
+def subtype_option(args):
+    """``subtypes=`` of :func:`~dermfeat.pipeline.make_classifier` for ``--subtypes`` / ``--min-subtype-count``."""
+    count = getattr(args, "min_subtype_count", None)
+    if getattr(args, "subtypes", None) is None:
+        if count is not None:
+            raise ValueError("--min-subtype-count needs --subtypes")
+        return False
+    return True if count is None else count
+
+
+def fit_params(args, data, y):
+    """The ``fit`` parameters of the options: ``fine_labels`` (the ``--subtypes`` column), or none.
+
+    ``dermfeat fit`` and ``dermfeat cv`` both take them from here, so cv
+    validates the procedure fit deploys.
+    """
+    column = getattr(args, "subtypes", None)
+    if column is None:
+        return {}
+    if data.get(column) is None:
+        have = [k for k in ("subtype", "group") if data.get(k) is not None]
+        raise ValueError(
+            f"--subtypes: the data have no column {column!r} (a manifest CSV with a {column!r} column is needed"
+            + (f"; it has {', '.join(have)}" if have else "") + ")"
+        )
+    import numpy as np
+
+    fine = np.array([str(f).strip() if f is not None else "" for f in data[column]], dtype=object)
+    labels = np.asarray(y).astype(str)
+    return {"fine_labels": np.where(fine == "", labels, fine).astype(object)}
+
+
 def outer_cv(args):
     from ..model_selection import RepeatedStratifiedGroupKFold
 
@@ -184,6 +236,7 @@ def build_pipeline(args, pos_label):
         groups=None if args.groups == "none" else "auto",
         precision=getattr(args, "precision", "float32"),
         view=getattr(args, "view", "crop"),
+        subtypes=subtype_option(args),
     )
     return _with_uncertainty(args, pipe)
 

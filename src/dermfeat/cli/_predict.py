@@ -4,6 +4,9 @@ Models fitted with ``dermfeat fit --uncertainty`` also say whether each image
 looks like the training photographs (``in_distribution``) and which classes it
 could be at the model's confidence level (``prediction_set``: one class, or
 several joined by ``|`` in CSV, a list in JSON); other models leave these empty.
+Models fitted with ``dermfeat fit --subtypes`` add the most likely subtypes with
+their probabilities (``subtype_1``, ``subtype_1_probability``, ... up to
+:data:`TOP_SUBTYPES`); other models have no such columns.
 
 The photographs are streamed: at most ``--batch-size`` of them are decoded at a
 time, and each batch's rows are written before the next batch is read, so memory
@@ -25,6 +28,21 @@ from ._options import existing_folder
 DEFAULT_BATCH_SIZE = 8
 
 FIELDS = ["file", "class", "probability", "positive_class", "threshold", "in_distribution", "prediction_set", "error"]
+
+#: Subtypes listed per image by a model fitted on subtypes.
+TOP_SUBTYPES = 3
+
+
+def subtype_fields(k=TOP_SUBTYPES):
+    """The subtype columns: ``subtype_1``, ``subtype_1_probability``, ..., ``subtype_k_probability``."""
+    return [name for i in range(1, k + 1) for name in (f"subtype_{i}", f"subtype_{i}_probability")]
+
+
+def fields_of(model):
+    """The output columns for ``model``: :data:`FIELDS`, plus the subtype columns when it has subtypes."""
+    from ..decision import hierarchical_step
+
+    return FIELDS + (subtype_fields() if hierarchical_step(model) is not None else [])
 
 
 def _positive_int(text):
@@ -83,10 +101,11 @@ def _reason(exc):
 
 
 def _predict_batch(model, images):
-    """``[(probabilities, class, in_distribution, prediction set) or exception]`` per image.
+    """``[(probabilities, class, in_distribution, prediction set, top subtypes) or exception]`` per image.
 
     One pass through the feature extraction per batch; one bad image never fails the others.
     """
+    from ..decision import top_subtypes
     from ..uncertainty import predict_with_uncertainty, set_labels
 
     try:
@@ -94,7 +113,8 @@ def _predict_batch(model, images):
         n = len(r.pred)
         in_dist = [None] * n if r.in_distribution is None else [bool(v) for v in r.in_distribution]
         sets = [None] * n if r.prediction_set is None else [set_labels(row, r.classes) for row in r.prediction_set]
-        return list(zip(r.proba, r.pred, in_dist, sets))
+        subtypes = [None] * n if r.subtype_proba is None else top_subtypes(r.subtype_classes, r.subtype_proba, TOP_SUBTYPES)
+        return list(zip(r.proba, r.pred, in_dist, sets, subtypes))
     except Exception as exc:
         if _fatal(exc):
             raise
@@ -115,14 +135,21 @@ class _Rules:
         threshold = metadata.get("threshold")
         self.threshold = "" if threshold is None else float(np.round(threshold, 4))
 
-    def row(self, path, proba, label, in_distribution=None, prediction_set=None):
+    def row(self, path, proba, label, in_distribution=None, prediction_set=None, subtypes=None):
         import numpy as np
 
-        return {"file": path, "class": str(label),
-                "probability": float(np.round(proba[self.classes.index(self.pos)], 4)),
-                "positive_class": self.pos, "threshold": self.threshold,
-                "in_distribution": "" if in_distribution is None else in_distribution,
-                "prediction_set": "" if prediction_set is None else prediction_set, "error": ""}
+        row = {"file": path, "class": str(label),
+               "probability": float(np.round(proba[self.classes.index(self.pos)], 4)),
+               "positive_class": self.pos, "threshold": self.threshold,
+               "in_distribution": "" if in_distribution is None else in_distribution,
+               "prediction_set": "" if prediction_set is None else prediction_set, "error": ""}
+        if subtypes is not None:
+            names = subtype_fields()
+            for i in range(TOP_SUBTYPES):
+                name, p = subtypes[i] if i < len(subtypes) else ("", None)
+                row[names[2 * i]] = name
+                row[names[2 * i + 1]] = "" if p is None else float(np.round(p, 4))
+        return row
 
 
 def _error_row(path, reason):
@@ -176,20 +203,23 @@ def _printable(path):
 class _Writer:
     """Writes rows to stdout as they come: CSV, or the JSON list ``json.dumps(rows, indent=2)`` gives."""
 
-    def __init__(self, fmt, out=None):
+    def __init__(self, fmt, out=None, fields=None):
         self.fmt, self.out, self.n = fmt, out or sys.stdout, 0
+        self.fields = list(fields or FIELDS)
+        self.extra = [k for k in self.fields if k not in FIELDS]
         if fmt == "csv":
-            self.csv = csv.DictWriter(self.out, fieldnames=FIELDS)
+            self.csv = csv.DictWriter(self.out, fieldnames=self.fields)
             self.csv.writeheader()
 
     def write(self, row):
         row = {**row, "file": _printable(row["file"])}
         if self.fmt == "csv":
-            values = {k: row.get(k, "") for k in FIELDS}
+            values = {k: row.get(k, "") for k in self.fields}
             if isinstance(values["prediction_set"], list):
                 values["prediction_set"] = "|".join(values["prediction_set"])
             self.csv.writerow(values)
         else:
+            row.update({k: row.get(k, "") for k in self.extra})  # error rows too, so every row has the same keys
             text = json.dumps(row, indent=2).replace("\n", "\n  ")
             self.out.write(("[\n  " if self.n == 0 else ",\n  ") + text)
         self.n += 1
@@ -207,7 +237,7 @@ def run(args):
         from ..evaluation import describe_validation
 
         print(f"{args.model}: {describe_validation(metadata.get('validation'))}", file=sys.stderr)
-    writer, n_bad, n = _Writer(args.format), 0, 0
+    writer, n_bad, n = _Writer(args.format, fields=fields_of(model)), 0, 0
     for row in iter_rows(model, metadata, args.images, args.batch_size):
         writer.write(row)
         n += 1

@@ -13,7 +13,9 @@ that wraps any classifier (a pipeline from images included):
 - :class:`ResampledClassifier`: training data resampled by an imbalanced-learn
   sampler (:func:`make_sampler`), in ``fit`` only;
 - :class:`HierarchicalClassifier`: a head trained on fine labels (subtypes) whose
-  probabilities are summed into the coarse classes the decision is about;
+  probabilities are summed into the coarse classes the decision is about
+  (:func:`predict_subtype_proba` and :func:`top_subtypes` read the subtypes
+  of a fitted model);
 - :class:`OrdinalClassifier` and :class:`MultiSignOrdinalClassifier`: ordered
   severity levels from cumulative binary heads, and composite scores
   (:func:`composite_distribution`, :func:`composite_summary`).
@@ -27,6 +29,7 @@ from ._cost import CostSensitiveClassifier, bayes_threshold, min_expected_cost, 
 from ._hierarchical import HierarchicalClassifier
 from ._ordinal import MultiSignOrdinalClassifier, OrdinalClassifier, cumulative_to_proba, monotone_decreasing
 from ._resampled import SAMPLERS, ResampledClassifier, make_sampler
+from ._subtypes import hierarchical_step, predict_subtype_proba, top_subtypes
 from ._threshold import UNSTABLE_THRESHOLD_STD, Constraint, ThresholdTunedClassifier
 
 __all__ = [
@@ -43,8 +46,11 @@ __all__ = [
     "composite_distribution",
     "composite_summary",
     "cumulative_to_proba",
+    "hierarchical_step",
     "make_sampler",
     "min_expected_cost",
     "monotone_decreasing",
     "ordinal_cost_matrix",
+    "predict_subtype_proba",
+    "top_subtypes",
 ]

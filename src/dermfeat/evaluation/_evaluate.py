@@ -20,6 +20,7 @@ from ._fit_params import _groups_param, _take
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
 from ._subgroups import image_subgroups
+from ._subtypes import oof_subtypes
 
 #: The positive class when it is among the labels and none is given.
 DEFAULT_POS_LABEL = "atopic_dermatitis"
@@ -53,6 +54,8 @@ def _fit_and_predict(estimator, X, y, train, test, fit_params):
         "pred": result.pred,
         "sets": result.prediction_set,
         "in_distribution": result.in_distribution,
+        "subtype_classes": result.subtype_classes,
+        "subtype_proba": result.subtype_proba,
         "classes": np.asarray(estimator.classes_),
         "threshold": _decision_threshold(estimator),
         "threshold_std": _decision_threshold_std(estimator),
@@ -120,6 +123,10 @@ def evaluate(
         ``subtype`` column).
     fit_params : dict, optional
         Extra ``fit`` parameters (sample-aligned arrays are indexed per fold).
+        With ``fine_labels`` (subtypes) and a model that decides with a
+        :class:`~dermfeat.decision.HierarchicalClassifier`, the report also
+        has the out-of-fold subtype predictions
+        (:meth:`~EvaluationReport.subtype_confusion_matrix`).
     n_jobs : int, optional
         Folds fitted in parallel.
     random_state : int or None, default=0
@@ -244,6 +251,8 @@ def evaluate(
     oof_pred = _majority(preds)
 
     subgroups = _resolve_subgroups(subgroups, X, n, n_jobs, progress)
+    fine = (fit_params or {}).get("fine_labels")
+    subtype_pred = None if fine is None else oof_subtypes(results, splits, n, n_repeats, per_repeat)
     return EvaluationReport(
         estimator=estimator,
         sources=X,
@@ -260,6 +269,8 @@ def evaluate(
         subgroups=subgroups,
         elapsed=elapsed,
         fit_params=fit_params,
+        subtype_true=None if subtype_pred is None else np.asarray(fine, dtype=object),
+        subtype_pred=subtype_pred,
     )
 
 

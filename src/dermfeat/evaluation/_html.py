@@ -22,6 +22,8 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .gallery{display:flex;flex-wrap:wrap;gap:10px}.card{width:170px;font-size:.8em}.card img{width:170px;height:128px;object-fit:cover;border:1px solid #ccc}
 .card.wide{width:350px}.card img.heat{width:170px;height:auto;object-fit:contain;border:none;margin-left:4px}
 .note{color:#555;font-size:.9em}
+table.subtypes th.sub{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;max-height:12em;font-weight:normal}
+table.subtypes td.diag{outline:2px solid #222;outline-offset:-2px}table.subtypes tr>th:first-child{text-align:left;font-weight:normal}
 """
 
 
@@ -111,6 +113,17 @@ def write_html(report, path, *, title, n_gallery, n_heatmaps=4):
     cm = report.confusion_matrix()
     cm_rows = [{"true \\ predicted": str(c), **{str(p): int(v) for p, v in zip(report.classes, r)}} for c, r in zip(report.classes, cm)]
     parts.append("<h2>Confusion matrix (out-of-fold)</h2>" + _table(cm_rows, ["true \\ predicted", *map(str, report.classes)]))
+
+    subtypes = report.subtype_confusion_matrix()
+    if subtypes is not None:
+        from ._subtypes import subtype_confusion_html
+
+        parts.append(
+            "<h2>Subtype confusion matrix (out-of-fold)</h2>" + subtype_confusion_html(*subtypes)
+            + "<p class='note'>Rows: the subtypes of the data, most frequent first; columns: the most likely subtype "
+            "of the model of each photograph's test fold (majority over repeats). Subtypes too rare to be learned "
+            "are merged into <i>other &lt;class&gt;</i> inside each training fold; shading is the share of the row.</p>"
+        )
 
     plots = [("confusion matrix", report.plot_confusion_matrix())]
     if report.positive_proba is not None:

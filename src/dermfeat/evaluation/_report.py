@@ -43,6 +43,11 @@ class EvaluationReport:
         probabilities in the order of ``classes``, or None) and ``pred``.
     classes, pos_label, groups, y, subgroups
         What the evaluation ran on.
+    subtype_true, subtype_pred : ndarray of shape (n_samples,) or None
+        With a model fitted on subtypes (``fit_params={"fine_labels": ...}``
+        and a :class:`~dermfeat.decision.HierarchicalClassifier` decision):
+        the true subtypes and the out-of-fold most likely subtype (majority
+        over repeats); None otherwise.
     elapsed : float
         Wall time of the cross-validation, in seconds.
     """
@@ -65,6 +70,8 @@ class EvaluationReport:
         elapsed,
         fold_predictions=None,
         fit_params=None,
+        subtype_true=None,
+        subtype_pred=None,
     ):
         self.estimator = estimator
         self.sources = sources
@@ -81,6 +88,8 @@ class EvaluationReport:
         self.subgroups = subgroups
         self.elapsed = elapsed
         self.fit_params = fit_params or {}
+        self.subtype_true = subtype_true
+        self.subtype_pred = subtype_pred
         self._intervals = {}
 
     # ------------------------------------------------------------- numbers
@@ -199,6 +208,23 @@ class EvaluationReport:
     def confusion_matrix(self):
         """Confusion matrix of the out-of-fold predictions (rows: true, columns: predicted)."""
         return confusion_matrix(self.y, self.oof_pred, labels=self.classes)
+
+    def subtype_confusion_matrix(self):
+        """Out-of-fold subtype confusion matrix: true subtypes x predicted subtypes, or None.
+
+        Returns
+        -------
+        confusion : tuple or None
+            ``(rows, columns, counts)``: the true subtypes (most frequent
+            first), the predicted ones (merged classes such as
+            ``"other eczema"`` last) and the counts; None when the evaluation
+            had no subtypes.
+        """
+        if self.subtype_pred is None:
+            return None
+        from ._subtypes import subtype_confusion
+
+        return subtype_confusion(self.subtype_true, self.subtype_pred)
 
     def oof_metrics(self):
         """Metrics of the pooled out-of-fold predictions (one number each, no spread)."""

@@ -188,10 +188,17 @@ class ImagePipeline(DocLinkMixin, Pipeline):
         **params : dict
             As for :meth:`sklearn.pipeline.Pipeline.fit` (``<step>__<param>``
             without metadata routing; an explicit ``<step>__groups`` wins).
+            Without metadata routing, a parameter without a step prefix (such
+            as ``fine_labels`` of a :class:`~dermfeat.decision.HierarchicalClassifier`
+            inside the decision) goes to the last step; with routing, it goes
+            where the steps request it.
 
         Returns
         -------
         self : ImagePipeline
         """
         params = self._route_groups(X, groups, params)
+        if not routing_enabled():
+            last = self.steps[-1][0]
+            params = {(key if "__" in key else f"{last}__{key}"): value for key, value in params.items()}
         return super().fit(X, y, **params)

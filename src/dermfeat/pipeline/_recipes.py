@@ -16,7 +16,7 @@ from sklearn.svm import SVC
 
 from sklearn.pipeline import make_union
 
-from ..decision import ResampledClassifier, ThresholdTunedClassifier
+from ..decision import HierarchicalClassifier, ResampledClassifier, ThresholdTunedClassifier
 from ..zoo._entries import CARD_FILES
 from ._factory import make_image_pipeline, threshold_objective
 from ._image_pipeline import ImagePipeline
@@ -210,6 +210,21 @@ def make_head(name, *, class_weight=None, random_state=0):
     raise ValueError(f"unknown head {name!r}; choose from {', '.join(HEADS)}")
 
 
+#: The fewest training photographs a subtype needs to stay its own class with ``subtypes=True``.
+SUBTYPE_MIN_COUNT = 20
+
+
+def _min_fine_count(subtypes):
+    """``subtypes`` of :func:`make_classifier` as a ``min_fine_count`` (``None``: no subtypes)."""
+    if subtypes is False or subtypes is None:
+        return None
+    if subtypes is True:
+        return SUBTYPE_MIN_COUNT
+    if isinstance(subtypes, int) and subtypes >= 1:
+        return int(subtypes)
+    raise ValueError(f"subtypes must be True, False or a minimum count >= 1 of a subtype's photographs; got {subtypes!r}")
+
+
 _CONSTRAINT = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*([0-9.]+)\s*$")
 
 
@@ -251,6 +266,7 @@ def make_classifier(
     random_state=0,
     precision="float32",
     view="crop",
+    subtypes=False,
 ):
     """An image classification pipeline from short names.
 
@@ -304,6 +320,21 @@ def make_classifier(
         What the embedding backbones see (see :func:`make_features`); a dict
         sets it per feature set, like ``tta``.  With ``"whole"`` or ``"pad"``,
         ``tta=True`` means the flip only (corner crops need the crop view).
+    subtypes : bool or int, default=False
+        Subtype-aware decisions: the classifier below the decision threshold
+        becomes a :class:`~dermfeat.decision.HierarchicalClassifier` trained
+        on the fine labels passed as ``fit(X, y, fine_labels=...)`` (e.g. a
+        manifest's subtype column); the threshold is tuned on the summed
+        probability of ``pos_label`` as usual.  ``True`` merges subtypes with
+        fewer than :data:`SUBTYPE_MIN_COUNT` (20) training photographs into
+        ``"other <class>"``; an int sets that minimum (``1``: keep every
+        subtype).  With late fusion it wraps the soft vote, so the branches'
+        subtype probabilities are averaged and their sums are the averaged
+        class probabilities.  ``imbalance="balanced"`` balances the classes
+        as without subtypes, and the subtypes equally within each class
+        (``balance="coarse"``); a sampler resamples the subtypes.
+        :func:`~dermfeat.decision.predict_subtype_proba` reads the
+        fitted model's subtype probabilities.
 
     Returns
     -------
@@ -315,7 +346,10 @@ def make_classifier(
     >>> pipe = make_classifier("color", "logistic", imbalance="balanced", threshold="macro_f1")
     >>> [name for name, _ in pipe.steps]
     ['features', 'scale', 'clf']
+    >>> type(make_classifier("color", subtypes=True)[-1].estimator).__name__
+    'HierarchicalClassifier'
     """
+    min_fine_count = _min_fine_count(subtypes)
     if imbalance not in IMBALANCE:
         raise ValueError(f"unknown imbalance strategy {imbalance!r}; choose from {', '.join(IMBALANCE)}")
     class_weight = "balanced" if imbalance == "balanced" else None
@@ -364,6 +398,11 @@ def make_classifier(
             groups=groups,
             **{k: v for k, v in params.items() if k != "objective"},
         )
+    if min_fine_count is not None:
+        decision = pipe.steps[-1][1]
+        # a balanced head balances the two classes, as without subtypes, and the subtypes within each
+        decision.set_params(estimator=HierarchicalClassifier(decision.estimator, min_fine_count=min_fine_count,
+                                                             balance="coarse"))
     pre = []
     if color_constancy:
         from ..preprocessing import ColorConstancy

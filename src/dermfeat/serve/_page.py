@@ -141,6 +141,14 @@ SCRIPT = """
 
     var extra = byId("extra");
     extra.textContent = "";
+    if (r.subtypes && !outside) {  // a model fitted on subtypes; never for a photograph it does not recognise
+      extra.appendChild(el("h3", "Most likely subtypes"));
+      var subtypes = el("ol", null, "subtypes");
+      r.subtypes.forEach(function (s) { subtypes.appendChild(el("li", s.subtype + ": " + percent(s.probability))); });
+      extra.appendChild(subtypes);
+      extra.appendChild(el("p", "The types of eczema the model learned from its training photographs, with their " +
+        "probabilities; the decision above is on the sum over each class's subtypes. Not a diagnosis.", "model"));
+    }
     if (r.severity) {
       extra.appendChild(el("h3", "Severity (separate ordinal model)"));
       var levels = Object.keys(r.severity.probabilities).map(function (k) {

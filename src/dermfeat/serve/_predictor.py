@@ -40,6 +40,9 @@ DISPLAY_SIZE = 640
 #: half a patch: 35 occluded copies of a 4:3 photo (the library's default, a fifth
 #: of the side on a 384-pixel copy, takes 117).  The map is coarser, and shows the
 #: same regions on the shared photographs.
+#: Subtypes shown per photograph by a model fitted on subtypes.
+TOP_SUBTYPES = 3
+
 HEATMAP_OCCLUSION = {"patch_size": 1 / 3, "working_size": 320}
 
 _OBJECTIVE_NAMES = {
@@ -341,7 +344,11 @@ class DemoPredictor:
             ``skin_tone`` (``ita``, ``category``, ``reliable``), ``width``,
             ``height``, ``seconds``, ``disclaimer``, ``in_distribution`` and
             ``prediction_set`` (None unless the model has them,
-            :func:`~dermfeat.uncertainty.add_uncertainty`); with ``heatmap``: ``heatmap``
+            :func:`~dermfeat.uncertainty.add_uncertainty`), ``subtypes`` (the
+            :data:`TOP_SUBTYPES` most likely subtypes as ``subtype`` and
+            ``probability``, most likely first; None unless the model was
+            fitted on subtypes, and for a photograph the guard does not
+            recognise); with ``heatmap``: ``heatmap``
             (PNG data URL of the overlay), ``image`` (JPEG data URL of the
             analysed photo), ``heatmap_target``, ``heatmap_evaluations`` and
             ``heatmap_max_drop`` (the drop of the probability the hottest colour
@@ -354,6 +361,7 @@ class DemoPredictor:
             See :meth:`decode`.
         """
         from ..base._threads import opencv_single_threaded
+        from ..decision import top_subtypes
         from ..uncertainty import predict_with_uncertainty, set_labels
 
         start = time.perf_counter()
@@ -400,6 +408,12 @@ class DemoPredictor:
             # dermfeat.uncertainty (None when the model has no guard / no prediction sets)
             "in_distribution": None if answer.in_distribution is None else bool(answer.in_distribution[0]),
             "prediction_set": None if answer.prediction_set is None else set_labels(answer.prediction_set[0], classes),
+            # dermfeat.decision.HierarchicalClassifier (None when the model was not fitted on subtypes)
+            # (none either for a photograph the guard does not recognise: it gets no class, so no subtype)
+            "subtypes": None if answer.subtype_proba is None or answer.in_distribution is not None and not bool(
+                answer.in_distribution[0]) else [
+                {"subtype": name, "probability": round(p, 4)}
+                for name, p in top_subtypes(answer.subtype_classes, answer.subtype_proba, TOP_SUBTYPES)[0]],
         }
         if severity is not None:
             result["severity"] = severity

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..decision._subtypes import hierarchical_step, predict_subtype_proba
 from ._steps import call_last_step, final_step_and_features, last_step_has
 
 
@@ -31,7 +32,10 @@ def predict_with_uncertainty(model, X):
         ``classes`` (ndarray), ``proba`` (``(n, n_classes)`` or None),
         ``pred`` (ndarray), ``prediction_set`` (``(n, n_classes)`` bool or
         None), ``in_distribution`` (``(n,)`` bool or None) and ``ood_score``
-        (``(n,)``, the guard's ``score_samples``, or None).
+        (``(n,)``, the guard's ``score_samples``, or None); ``subtype_classes``
+        and ``subtype_proba`` (``(n, n_subtypes)``) when the decision is a
+        :class:`~dermfeat.decision.HierarchicalClassifier` fitted on
+        subtypes, else None.
 
     Examples
     --------
@@ -55,8 +59,11 @@ def predict_with_uncertainty(model, X):
     guarded = hasattr(final, "predict_in_distribution")
     in_dist = np.asarray(final.predict_in_distribution(Xt), dtype=bool) if guarded else None
     score = np.asarray(final.score_samples(Xt), dtype=float) if guarded else None
+    sub_classes = sub_proba = None
+    if hierarchical_step(final) is not None:
+        sub_classes, sub_proba = predict_subtype_proba(final, Xt)
     return Bunch(classes=np.asarray(final.classes_), proba=proba, pred=pred, prediction_set=sets,
-                 in_distribution=in_dist, ood_score=score)
+                 in_distribution=in_dist, ood_score=score, subtype_classes=sub_classes, subtype_proba=sub_proba)
 
 
 def set_labels(row, classes):
