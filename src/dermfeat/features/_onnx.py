@@ -24,6 +24,7 @@ from ._onnx_card import zoo_name as _zoo_name
 from ._onnx_session import _SESSIONS, _describe, _LoadedModel, graph_io, model_sha256  # noqa: F401
 from ._onnx_session import DEFAULT_PROVIDERS as _DEFAULT_PROVIDERS
 from ._onnx_session import _check_sha, _load_model
+from ._token_pooling import POOLINGS, check_token_output, pool_tokens
 
 __all__ = ["OnnxEmbedder"]
 
@@ -64,7 +65,11 @@ class OnnxEmbedder(BaseImageTransformer):
         Graph input to feed (default: the card's, else the model's first input).
     output_name : str, default=None
         Graph output to return (default: the card's first output, else the
-        model's first output).  It must be a ``(batch, features)`` tensor.
+        model's first output).  It must be a ``(batch, features)`` tensor (see ``pooling``).
+    pooling : {None, "mean", "gem", "lesion"}, default=None
+        For a ``(batch, tokens, features)`` output (``patch_tokens`` of zoo ``"dinov2-small-tokens"``):
+        mean, signed GeM ``cbrt(mean(x**3))`` or mean inside the lesion, per view before TTA
+        averaging (:mod:`~dermfeat.features._token_pooling`); ``None``: the output as is.
     resize_short_side : int, default=None
         Shorter side after resizing (aspect ratio kept); default ``center_crop
         * 8 / 7`` rounded (256 for 224).
@@ -183,6 +188,7 @@ class OnnxEmbedder(BaseImageTransformer):
         "sha256": [None, str],
         "input_name": [None, str],
         "output_name": [None, str],
+        "pooling": [None, Options(*POOLINGS)],
         "resize_short_side": [None, Interval(Integral, 1, None)],
         "center_crop": [None, Interval(Integral, 1, None)],
         "mean": [None, tuple, list, np.ndarray],
@@ -202,7 +208,7 @@ class OnnxEmbedder(BaseImageTransformer):
     _strategy = "prepare_then_infer"
     #: The model is identified in the cache by its content (``_cache_token``), not its
     #: path: a moved or re-pointed copy of the same file keeps its cache entries.
-    _cache_ignored_params = ("model", "sha256")
+    _cache_ignored_params = ("model", "sha256", "pooling")  # pooling: in the token when set
     _output_dtype = np.float32
 
     def __init__(
@@ -213,6 +219,7 @@ class OnnxEmbedder(BaseImageTransformer):
         sha256=None,
         input_name=None,
         output_name=None,
+        pooling=None,
         resize_short_side=None,
         center_crop=None,
         mean=None,
@@ -236,6 +243,7 @@ class OnnxEmbedder(BaseImageTransformer):
         self.sha256 = sha256
         self.input_name = input_name
         self.output_name = output_name
+        self.pooling = pooling
         self.resize_short_side = resize_short_side
         self.center_crop = center_crop
         self.mean = mean
@@ -296,6 +304,8 @@ class OnnxEmbedder(BaseImageTransformer):
              "n_threads": 1},
             {"model": write_tiny_onnx_model(layout="NHWC", image_size=24, seed=1), "resize_short_side": 28,
              "channel_order": "BGR", "tta_flip": True, "tta_crops": 5, "batch_size": 2, "n_threads": 1},
+            {"model": write_tiny_onnx_model(tokens=True, seed=2), "output_name": "tokens", "pooling": "lesion",
+             "resize_short_side": 40, "center_crop": 32, "tta_flip": True, "batch_size": 3, "n_threads": 1},
         ]
 
     # ---------------------------------------------------------------- fitting
@@ -358,24 +368,22 @@ class OnnxEmbedder(BaseImageTransformer):
                 f"{path}: running the model on one {crop}x{crop} {layout} image failed ({exc}); "
                 "check center_crop, layout and input_name"
             ) from exc
-        if len(dims) != 1:
-            raise ValueError(
-                f"{path}: output {output_name!r} has shape (batch, {', '.join(map(str, dims))}); OnnxEmbedder "
-                "needs a (batch, features) output such as a pooled embedding"
-            )
-        self.embedding_dim_ = int(dims[0])
+        check_token_output(path, output_name, dims, self.pooling)
+        self.embedding_dim_ = int(dims[-1])
 
     def _feature_names(self):
-        return [f"{self.output_name_}_{i}" for i in range(self.embedding_dim_)]
+        prefix = self.output_name_ if self.pooling is None else f"{self.output_name_}_{self.pooling}"
+        return [f"{prefix}_{i}" for i in range(self.embedding_dim_)]
 
     def _cache_token(self):
         """The model file's SHA-256: another model (or another card) misses the cache."""
         sha = getattr(self, "model_sha256_", None) or model_sha256(self._model_file())
+        pooled = "" if self.pooling is None else f"+pooling:{self.pooling}"
         if self.card is None and _zoo_name(self.model) is None:
-            return sha
+            return sha + pooled
         resolved = getattr(self, "preprocessing_", None)
         extra = (resolved, getattr(self, "input_name_", None), getattr(self, "output_name_", None))
-        return f"{sha}+card:{joblib.hash(extra)}"
+        return f"{sha}+card:{joblib.hash(extra)}{pooled}"
 
     # ------------------------------------------------------------- execution
     def _providers(self):
@@ -477,7 +485,8 @@ class OnnxEmbedder(BaseImageTransformer):
         outputs = []
         for start in range(0, len(prepared), per_call):
             tensor = self._tensor(prepared[start:start + per_call], spread)
-            outputs.append(session.run([self.output_name_], {self.input_name_: tensor})[0])
+            output = session.run([self.output_name_], {self.input_name_: tensor})[0]
+            outputs.append(pool_tokens(output, self.pooling, prepared[start:start + per_call]))  # per view
         embedding = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         embedding = np.asarray(embedding, dtype=np.float32).reshape(len(prepared) * n_views, -1)
         if n_views > 1:

@@ -9,7 +9,9 @@ the same on every run with the same ``onnx`` version.
 Graph: ``input`` (batch, 3, H, W) -> Conv 3x3 stride 2 (3 -> ``n_features``) ->
 ReLU -> global average pool -> ``embedding`` (batch, ``n_features``) -> Gemm ->
 ``logits`` (batch, 3).  ``layout="NHWC"`` adds a leading transpose so that the
-input is (batch, H, W, 3).
+input is (batch, H, W, 3).  ``tokens=True`` adds a third output, ``tokens``
+(batch, H/2 * W/2, ``n_features``): the convolution's output before the ReLU,
+one signed "patch token" per output pixel, row by row, like a ViT's patch tokens.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _written = {}
 
 
 def tiny_onnx_model_bytes(*, n_features=8, image_size=None, layout="NCHW", input_name="input",
-                          n_logits=3, seed=0):
+                          n_logits=3, seed=0, tokens=False):
     """Serialise the tiny backbone to ``bytes``.
 
     Parameters
@@ -46,6 +48,8 @@ def tiny_onnx_model_bytes(*, n_features=8, image_size=None, layout="NCHW", input
         Width of the ``logits`` output.
     seed : int, default=0
         Seed of the fixed random weights.
+    tokens : bool, default=False
+        Also output ``tokens``, ``(batch, patches, n_features)``.
 
     Returns
     -------
@@ -87,21 +91,26 @@ def tiny_onnx_model_bytes(*, n_features=8, image_size=None, layout="NCHW", input
         helper.make_node("Flatten", ["pooled"], ["embedding"], axis=1),
         helper.make_node("Gemm", ["embedding", "fc_w", "fc_b"], ["logits"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "dermfeat_tiny_backbone",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, shape)],
-        [
-            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", n_features]),
-            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n_logits]),
-        ],
-        initializer=[
-            numpy_helper.from_array(conv_w, "conv_w"),
-            numpy_helper.from_array(conv_b, "conv_b"),
-            numpy_helper.from_array(fc_w, "fc_w"),
-            numpy_helper.from_array(fc_b, "fc_b"),
-        ],
-    )
+    outputs = [
+        helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", n_features]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n_logits]),
+    ]
+    initializers = [
+        numpy_helper.from_array(conv_w, "conv_w"),
+        numpy_helper.from_array(conv_b, "conv_b"),
+        numpy_helper.from_array(fc_w, "fc_w"),
+        numpy_helper.from_array(fc_b, "fc_b"),
+    ]
+    if tokens:
+        initializers.append(numpy_helper.from_array(np.array([0, n_features, -1], dtype=np.int64), "token_shape"))
+        nodes += [
+            helper.make_node("Reshape", ["conv", "token_shape"], ["conv_flat"]),
+            helper.make_node("Transpose", ["conv_flat"], ["tokens"], perm=[0, 2, 1]),
+        ]
+        outputs.append(helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["batch", "patches", n_features]))
+    graph = helper.make_graph(nodes, "dermfeat_tiny_backbone",
+                              [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, shape)], outputs,
+                              initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="dermfeat-tiny")
     model.ir_version = 8
