@@ -103,3 +103,23 @@ def test_336_entry_interpolates_the_position_embeddings(dinov2_336_onnx, photogr
     between = (a / np.linalg.norm(a, axis=1, keepdims=True)) @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T
     off = between[~np.eye(6, dtype=bool)]
     assert cosine.mean() - off.mean() > 0.15, between.round(3)
+
+
+def test_pooled_patch_tokens_on_photographs(dinov2_tokens_onnx, photographs):
+    """Mean pooling of patch_tokens is patch_mean; GeM and lesion pooling are other, finite, repeatable rows."""
+    def embed(**params):
+        return OnnxEmbedder("dinov2-small-tokens", n_threads=2, **params).fit().transform(photographs)
+
+    patch_mean = embed(output_name="patch_mean")
+    mean = embed(output_name="patch_tokens", pooling="mean")
+    np.testing.assert_allclose(mean, patch_mean, atol=1e-4)
+    rows = {pooling: embed(output_name="patch_tokens", pooling=pooling) for pooling in ("gem", "lesion")}
+    for pooling, features in rows.items():
+        assert features.shape == (len(photographs), 384) and np.isfinite(features).all()
+        np.testing.assert_array_equal(features, embed(output_name="patch_tokens", pooling=pooling))
+    # GeM stretches the mean along its own direction, but is not the mean
+    cosine = (rows["gem"] * mean).sum(1) / np.linalg.norm(rows["gem"], axis=1) / np.linalg.norm(mean, axis=1)
+    assert cosine.min() > 0.8 and np.abs(rows["gem"] - mean).max() > 0.05, cosine
+    # the lesion found on most photographs: their lesion rows differ from the mean of all patches
+    differs = np.abs(rows["lesion"] - mean).max(axis=1) > 1e-3
+    assert differs.mean() >= 0.5, differs

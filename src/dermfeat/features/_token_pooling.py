@@ -25,8 +25,13 @@ a ``(batch, tokens, width)`` output:
     is assumed), its ``N_PROTOTYPES`` reddest patches are the prototypes, and
     the lesion is every patch whose token has a cosine similarity to the
     prototypes' mean direction in the upper class of Otsu's split of those
-    similarities (the prototypes always included).  So the mask follows what the backbone
-    sees as lesion-like, not only colour.  When no lesion is assumed (no
+    similarities (the prototypes always included).  Similarities are taken
+    between tokens centred on the photograph's mean token: ViT patch tokens
+    share a large common component, which otherwise makes every patch look
+    alike (on 15 shared photographs the mask then covered 77-96 % of most of
+    them; centred, 17-66 %, and always redder inside than outside).  So the mask
+    follows what the backbone sees as lesion-like, not only colour; the row is
+    the mean of the (uncentred) tokens inside it.  When no lesion is assumed (no
     redness contrast, or a flat similarity), the mean of all patches is
     returned.
 
@@ -92,7 +97,7 @@ def patch_redness(view, grid):
 
 
 def lesion_patch_mask(tokens, redness):
-    """The patches inside the lesion: redness prototypes, then cosine similarity of the tokens to them.
+    """The patches inside the lesion: redness prototypes, then cosine similarity of the (centred) tokens to them.
 
     Parameters
     ----------
@@ -124,6 +129,7 @@ def lesion_patch_mask(tokens, redness):
         return empty
     prototypes = np.argsort(-redness, kind="stable")[: min(N_PROTOTYPES, n_red)]
     tokens = np.asarray(tokens, dtype=np.float64)
+    tokens = tokens - tokens.mean(axis=0)  # without the component all patches share
     norms = np.linalg.norm(tokens, axis=1, keepdims=True)
     unit = np.divide(tokens, norms, out=np.zeros_like(tokens), where=norms > 0)
     direction = unit[prototypes].mean(axis=0)
