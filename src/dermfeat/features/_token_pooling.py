@@ -196,7 +196,8 @@ def pool_tokens(tokens, pooling, views=None):
     if pooling == "mean":
         return tokens.mean(axis=1, dtype=np.float64).astype(np.float32)
     if pooling == "gem":
-        cubes = np.mean(tokens.astype(np.float64) ** GEM_POWER, axis=1)
+        values = tokens.astype(np.float64)
+        cubes = np.mean(values * values * values, axis=1)  # x ** GEM_POWER, without the slow generic power
         return np.cbrt(cubes).astype(np.float32)
     if pooling != "lesion":
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
