@@ -52,7 +52,7 @@ __all__ = ["POOLINGS", "check_token_output", "lesion_patch_mask", "patch_redness
 
 #: The ``pooling`` options of :class:`~dermfeat.features.OnnxEmbedder` (``None``: the output as is).
 POOLINGS = ("mean", "gem", "lesion")
-#: The power of the generalised mean.
+#: The power of the generalised mean (:func:`pool_tokens` multiplies it out: x * x * x).
 GEM_POWER = 3
 #: Prototypes of the lesion: the reddest patches of the redness mask.
 N_PROTOTYPES = 5
