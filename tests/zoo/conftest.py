@@ -57,3 +57,17 @@ def photographs(dermnet_dir):
     for row in rows:
         by_label.setdefault(row["label"], []).append(str(dermnet_dir / row["path"]))
     return [path for paths in by_label.values() for path in paths[:6]]
+
+
+@pytest.fixture(scope="session")
+def dinov2_tokens_onnx(zoo_home):
+    """The DINOv2-small backbone with its patch tokens as an output (once per session)."""
+    _require_weights("dinov2-small-tokens")
+    return zoo.get_model("dinov2-small-tokens")
+
+
+@pytest.fixture(scope="session")
+def dinov2_336_onnx(zoo_home):
+    """The DINOv2-small backbone at a 336 x 336 input, patch tokens as an output (once per session)."""
+    _require_weights("dinov2-small-336")
+    return zoo.get_model("dinov2-small-336")

@@ -15,9 +15,11 @@ from dermfeat.zoo import _registry
 
 
 def test_list_models_and_cards():
-    assert zoo.list_models() == ["dinov2-small", "dinov2-small-int8", "efficientnet-lite0", "efficientnet-lite0-int8",
-                                 "efficientnet-lite2", "efficientnet-lite2-int8"]
-    sizes = {"dinov2-small": (256, 224), "efficientnet-lite0": (256, 224), "efficientnet-lite2": (292, 260)}
+    assert zoo.list_models() == ["dinov2-small", "dinov2-small-336", "dinov2-small-int8", "dinov2-small-tokens",
+                                 "efficientnet-lite0", "efficientnet-lite0-int8", "efficientnet-lite2",
+                                 "efficientnet-lite2-int8"]
+    sizes = {"dinov2-small": (256, 224), "efficientnet-lite0": (256, 224), "efficientnet-lite2": (292, 260),
+             "dinov2-small-tokens": (256, 224), "dinov2-small-336": (384, 336)}
     sizes.update({f"{name}-int8": sizes[name] for name in ("dinov2-small", "efficientnet-lite0", "efficientnet-lite2")})
     for name in zoo.list_models():
         card = zoo.model_card(name)
@@ -42,7 +44,7 @@ def test_names_aliases_and_unknown_names(tmp_path, monkeypatch):
     assert _registry._canonical("efficientnet_lite2") == _registry._canonical("EfficientNet-Lite2") == "efficientnet-lite2"
     assert _registry._canonical("dinov2_vits14") == "dinov2-small"
     assert _registry._canonical("resnet50") is None and _registry._canonical(3) is None
-    choices = "dinov2-small, dinov2-small-int8, efficientnet-lite0, efficientnet-lite0-int8, efficientnet-lite2, efficientnet-lite2-int8$"
+    choices = "dinov2-small, dinov2-small-336, dinov2-small-int8, dinov2-small-tokens, efficientnet-lite0, efficientnet-lite0-int8, efficientnet-lite2, efficientnet-lite2-int8$"
     with pytest.raises(ValueError, match=f"unknown zoo model 'resnet50'; choose from {choices}"):
         zoo.get_model("resnet50", cache_dir=tmp_path)
     # An existing file of that name is a file, not a zoo name.

@@ -17,6 +17,7 @@ the chunked execution (cache look-up, compute, merge) is
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from numbers import Integral
 
@@ -170,6 +171,17 @@ class BaseImageTransformer(DocLinkMixin, _ImageInputMixin, TransformerMixin, Bas
         else:
             spread(work, len(prepared))
         return np.vstack(rows)
+
+    def __setstate__(self, state):
+        """Restore a pickled extractor; parameters added since it was saved take their defaults.
+
+        So that a model saved before a new option existed (e.g. ``OnnxEmbedder``'s
+        ``pooling``) still loads and behaves as it did.
+        """
+        super().__setstate__(state)
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not param.empty and name not in self.__dict__:
+                setattr(self, name, param.default)
 
     def _fit(self, X, y):
         """Learn what the extractor needs (called by ``fit`` after the parameters are validated).

@@ -107,3 +107,20 @@ def cross_val_predict(estimator, X, y, *, groups=None, cv=None, method="predict"
             continue
         out[np.ix_(test, np.searchsorted(classes, fold_classes))] = values
     return out
+
+
+def majority_over_repeats(preds):
+    """Most frequent prediction per sample across repeats (ties: the earliest repeat).
+
+    ``preds``: ``(n_repeats, n_samples)`` object array, ``None`` where a repeat has no prediction.
+    """
+    n_repeats, n = preds.shape
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        votes = [p for p in preds[:, i] if p is not None]
+        values, first = [], {}
+        for r, v in enumerate(votes):
+            first.setdefault(v, r)
+            values.append(v)
+        out[i] = max(first, key=lambda v: (values.count(v), -first[v])) if votes else None
+    return np.array(out.tolist())

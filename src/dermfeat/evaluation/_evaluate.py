@@ -16,6 +16,7 @@ from .._progress import progress_bar, show_progress
 from ..model_selection import RepeatedStratifiedGroupKFold, near_duplicate_groups
 from ..uncertainty import decision_step, predict_with_uncertainty
 from ..uncertainty._metrics import fold_set_metrics
+from ._cross_val_predict import majority_over_repeats
 from ._fit_params import _groups_param, _take
 from ._metrics import fold_metrics
 from ._report import EvaluationReport
@@ -248,7 +249,7 @@ def evaluate(
         )
     has_proba = bool(proba_count.all())
     oof_proba = proba_sum / np.maximum(proba_count, 1)[:, None] if has_proba else None
-    oof_pred = _majority(preds)
+    oof_pred = majority_over_repeats(preds)
 
     subgroups = _resolve_subgroups(subgroups, X, n, n_jobs, progress)
     fine = (fit_params or {}).get("fine_labels")
@@ -295,17 +296,3 @@ def _resolve_subgroups(subgroups, X, n, n_jobs, progress):
     for item in subgroups:
         out.update(_resolve_subgroups(item, X, n, n_jobs, progress))
     return out
-
-
-def _majority(preds):
-    """Most frequent prediction per sample across repeats (ties: the earliest repeat)."""
-    n_repeats, n = preds.shape
-    out = np.empty(n, dtype=object)
-    for i in range(n):
-        votes = [p for p in preds[:, i] if p is not None]
-        values, first = [], {}
-        for r, v in enumerate(votes):
-            first.setdefault(v, r)
-            values.append(v)
-        out[i] = max(first, key=lambda v: (values.count(v), -first[v])) if votes else None
-    return np.array(out.tolist())

@@ -6,6 +6,8 @@ import html
 
 import numpy as np
 
+from ._cross_val_predict import majority_over_repeats
+
 
 def oof_subtypes(results, splits, n, n_repeats, per_repeat):
     """Out-of-fold predicted subtypes (majority over repeats), or None when a fold has no subtypes."""
@@ -15,9 +17,7 @@ def oof_subtypes(results, splits, n, n_repeats, per_repeat):
     for i, ((_, test), res) in enumerate(zip(splits, results)):
         classes = np.asarray(res["subtype_classes"], dtype=object)
         preds[min(i // per_repeat, n_repeats - 1), test] = classes[np.argmax(res["subtype_proba"], axis=1)]
-    from ._evaluate import _majority
-
-    return _majority(preds)
+    return majority_over_repeats(preds)
 
 
 def subtype_confusion(true, pred):

@@ -23,7 +23,8 @@ from ._onnx_card import IMAGENET_MEAN, IMAGENET_STD, _parse_scale, read_model_ca
 from ._onnx_card import zoo_name as _zoo_name
 from ._onnx_session import _SESSIONS, _describe, _LoadedModel, graph_io, model_sha256  # noqa: F401
 from ._onnx_session import DEFAULT_PROVIDERS as _DEFAULT_PROVIDERS
-from ._onnx_session import _check_sha, _load_model
+from ._onnx_session import _check_sha, _load_model, session_threads
+from ._token_pooling import POOLINGS, check_token_output, pool_tokens
 
 __all__ = ["OnnxEmbedder"]
 
@@ -64,7 +65,11 @@ class OnnxEmbedder(BaseImageTransformer):
         Graph input to feed (default: the card's, else the model's first input).
     output_name : str, default=None
         Graph output to return (default: the card's first output, else the
-        model's first output).  It must be a ``(batch, features)`` tensor.
+        model's first output).  It must be a ``(batch, features)`` tensor (see ``pooling``).
+    pooling : {None, "mean", "gem", "lesion"}, default=None
+        For a ``(batch, tokens, features)`` output (``patch_tokens`` of zoo ``"dinov2-small-tokens"``):
+        mean, signed GeM ``cbrt(mean(x**3))`` or mean inside the lesion, per view before TTA
+        averaging (:mod:`~dermfeat.features._token_pooling`); ``None``: the output as is.
     resize_short_side : int, default=None
         Shorter side after resizing (aspect ratio kept); default ``center_crop
         * 8 / 7`` rounded (256 for 224).
@@ -95,9 +100,7 @@ class OnnxEmbedder(BaseImageTransformer):
         aspect ratio not kept.  ``"pad"``: the whole photograph resized so that
         its longer side is ``center_crop``, centred on a square of its mean
         colour.  The whole views allow ``tta_crops=1`` only (``tta_flip`` works
-        with all three).  On the shared DermNet NZ photographs the whole view
-        scored a higher ROC AUC than the centre crop (``benchmarks/bench_view.py``,
-        ``benchmarks/RESULTS.md``).
+        with all three).
     decode_tolerance : float in [0, 0.5), default=0.0
         JPEG files are decoded directly at 1/2, 1/4 or 1/8 scale when the
         shorter side stays at least ``resize_short_side * (1 - decode_tolerance)``
@@ -193,6 +196,7 @@ class OnnxEmbedder(BaseImageTransformer):
         "sha256": [None, str],
         "input_name": [None, str],
         "output_name": [None, str],
+        "pooling": [None, Options(*POOLINGS)],
         "resize_short_side": [None, Interval(Integral, 1, None)],
         "center_crop": [None, Interval(Integral, 1, None)],
         "mean": [None, tuple, list, np.ndarray],
@@ -216,7 +220,7 @@ class OnnxEmbedder(BaseImageTransformer):
     _cache_ignored_params = ("model", "sha256")
     #: Options added after the first release, at the value that gives the earlier features: left out of
     #: the cache key then (see :func:`~dermfeat.base.feature_state`), so existing caches stay valid.
-    _cache_added_params = {"view": "crop"}
+    _cache_added_params = {"view": "crop", "pooling": None}
     _output_dtype = np.float32
 
     def __init__(
@@ -227,6 +231,7 @@ class OnnxEmbedder(BaseImageTransformer):
         sha256=None,
         input_name=None,
         output_name=None,
+        pooling=None,
         resize_short_side=None,
         center_crop=None,
         mean=None,
@@ -251,6 +256,7 @@ class OnnxEmbedder(BaseImageTransformer):
         self.sha256 = sha256
         self.input_name = input_name
         self.output_name = output_name
+        self.pooling = pooling
         self.resize_short_side = resize_short_side
         self.center_crop = center_crop
         self.mean = mean
@@ -305,16 +311,9 @@ class OnnxEmbedder(BaseImageTransformer):
     @classmethod
     def _get_test_params(cls):
         """Cheap instances for the shared estimator checks (a tiny model built at run time)."""
-        from ._onnx_tiny import write_tiny_onnx_model
+        from ._onnx_tiny import tiny_embedder_test_params
 
-        return [
-            {"model": write_tiny_onnx_model(), "resize_short_side": 40, "center_crop": 32, "batch_size": 3,
-             "n_threads": 1},
-            {"model": write_tiny_onnx_model(layout="NHWC", image_size=24, seed=1), "resize_short_side": 28,
-             "channel_order": "BGR", "tta_flip": True, "tta_crops": 5, "batch_size": 2, "n_threads": 1},
-            {"model": write_tiny_onnx_model(seed=2), "center_crop": 32, "view": "pad", "tta_flip": True,
-             "batch_size": 4, "n_threads": 1},
-        ]
+        return tiny_embedder_test_params()
 
     # ---------------------------------------------------------------- fitting
     def _settings(self):
@@ -379,15 +378,12 @@ class OnnxEmbedder(BaseImageTransformer):
                 f"{path}: running the model on one {crop}x{crop} {layout} image failed ({exc}); "
                 "check center_crop, layout and input_name"
             ) from exc
-        if len(dims) != 1:
-            raise ValueError(
-                f"{path}: output {output_name!r} has shape (batch, {', '.join(map(str, dims))}); OnnxEmbedder "
-                "needs a (batch, features) output such as a pooled embedding"
-            )
-        self.embedding_dim_ = int(dims[0])
+        check_token_output(path, output_name, dims, self.pooling)
+        self.embedding_dim_ = int(dims[-1])
 
     def _feature_names(self):
-        return [f"{self.output_name_}_{i}" for i in range(self.embedding_dim_)]
+        prefix = self.output_name_ if self.pooling is None else f"{self.output_name_}_{self.pooling}"
+        return [f"{prefix}_{i}" for i in range(self.embedding_dim_)]
 
     def _cache_token(self):
         """The model file's SHA-256: another model (or another card) misses the cache."""
@@ -403,19 +399,8 @@ class OnnxEmbedder(BaseImageTransformer):
         return tuple(self.providers) if self.providers is not None else _DEFAULT_PROVIDERS
 
     def _effective_threads(self):
-        """Intra-op threads: explicit, else the cores left for this worker."""
-        if self.n_threads is not None:
-            return int(self.n_threads)
-        cpus = joblib.cpu_count()
-        try:  # joblib sets this in its worker processes to cpu_count // n_workers
-            limit = int(os.environ.get("OMP_NUM_THREADS", "0"))
-        except ValueError:
-            limit = 0
-        if limit > 0:
-            cpus = min(cpus, limit)
-        if self.n_jobs is not None and self.n_jobs != 1:
-            cpus //= max(1, joblib.effective_n_jobs(self.n_jobs))
-        return max(1, cpus)
+        """Intra-op threads: explicit, else the cores left for this worker (:func:`session_threads`)."""
+        return session_threads(self.n_threads, self.n_jobs)
 
     def _check_model_file(self):
         check_is_fitted(self, "model_sha256_")
@@ -498,7 +483,8 @@ class OnnxEmbedder(BaseImageTransformer):
         outputs = []
         for start in range(0, len(prepared), per_call):
             tensor = self._tensor(prepared[start:start + per_call], spread)
-            outputs.append(session.run([self.output_name_], {self.input_name_: tensor})[0])
+            output = session.run([self.output_name_], {self.input_name_: tensor})[0]
+            outputs.append(pool_tokens(output, self.pooling, prepared[start:start + per_call]))  # per view
         embedding = np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
         embedding = np.asarray(embedding, dtype=np.float32).reshape(len(prepared) * n_views, -1)
         if n_views > 1:

