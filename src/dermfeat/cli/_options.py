@@ -87,6 +87,11 @@ def add_pipeline_options(parser):
     group.add_argument("--precision", default="float32", choices=("float32", "int8"),
                        help="int8: the int8-quantised version of every embedding backbone (about twice as fast on "
                        "a CPU; handcrafted features unchanged; default float32)")
+    from ..pipeline import RECIPES
+
+    group.add_argument("--recipe", default=None, choices=tuple(RECIPES),
+                       help="a named recipe of the benchmark (dermfeat.pipeline.RECIPES): it sets the features, head, "
+                       "imbalance, threshold, fusion, view and subtypes options, which must then be left out")
     group.add_argument("--view", default="crop", choices=("crop", "whole", "pad"),
                        help="what embedding backbones see: the model card's centre crop, the whole photograph "
                        "squashed to the model's input, or padded to a square (default crop)")
@@ -188,12 +193,52 @@ def subtype_option(args):
     return True if count is None else count
 
 
+#: make_classifier setting -> the option that sets it on the command line
+_RECIPE_OPTIONS = {"features": "--features", "head": "--head", "imbalance": "--imbalance", "threshold": "--threshold",
+                   "constraint": "--constraint", "fusion": "--fusion", "lesion_crop": "--lesion-crop",
+                   "color_constancy": "--color-constancy", "tta": "--tta", "view": "--view", "subtypes": "--subtypes"}
+
+
+def apply_recipe(args):
+    """``--recipe``: set the options the recipe fixes (an error if one of them was given otherwise).
+
+    Everything downstream (the pipeline, the subtype column, the model file's
+    record of its options) then sees the recipe's settings.  Applying it twice
+    changes nothing.
+    """
+    name = getattr(args, "recipe", None)
+    if name is None:
+        return args
+    from ..pipeline import RECIPES
+
+    defaults = {"features": "handcrafted", "head": "logistic", "imbalance": "balanced", "threshold": "fixed",
+                "constraint": None, "fusion": "early", "lesion_crop": False, "color_constancy": False, "tta": False,
+                "view": "crop", "subtypes": None}
+    wanted = dict(RECIPES[name])
+    if "subtypes" in wanted:  # make_classifier's True / minimum count -> the manifest column and --min-subtype-count
+        count = wanted.pop("subtypes")
+        wanted["subtypes"] = "subtype" if count else None
+        if count and count is not True and getattr(args, "min_subtype_count", None) is None:
+            args.min_subtype_count = int(count)
+    clash = [_RECIPE_OPTIONS[key] for key, value in wanted.items()
+             if getattr(args, key, defaults[key]) not in (defaults[key], value)
+             and not (key == "subtypes" and value is not None)]  # --subtypes COLUMN names the recipe's column
+    if clash:
+        raise ValueError(f"--recipe {name} sets {', '.join(clash)}: leave {'it' if len(clash) == 1 else 'them'} out")
+    for key, value in wanted.items():
+        if key == "subtypes" and value is not None and getattr(args, "subtypes", None) is not None:
+            continue  # a column given with --subtypes
+        setattr(args, key, value)
+    return args
+
+
 def fit_params(args, data, y):
     """The ``fit`` parameters of the options: ``fine_labels`` (the ``--subtypes`` column), or none.
 
     ``dermfeat fit`` and ``dermfeat cv`` both take them from here, so cv
     validates the procedure fit deploys.
     """
+    apply_recipe(args)
     column = getattr(args, "subtypes", None)
     if column is None:
         return {}
@@ -219,6 +264,7 @@ def outer_cv(args):
 def build_pipeline(args, pos_label):
     from ..pipeline import make_classifier
 
+    apply_recipe(args)
     pipe = make_classifier(
         args.features,
         args.head,

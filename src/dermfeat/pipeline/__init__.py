@@ -18,10 +18,12 @@ when a sampler is named.
 from ._factory import make_image_pipeline, threshold_objective
 from ._fusion import make_fusion_pipeline
 from ._image_pipeline import ImagePipeline
+from ._named import RECIPES
 from ._recipes import make_classifier, make_features, make_head, parse_constraint
 from ..decision import SAMPLERS, ResampledClassifier, make_sampler
 
 __all__ = [
+    "RECIPES",
     "SAMPLERS",
     "ImagePipeline",
     "ResampledClassifier",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from pathlib import Path
@@ -274,8 +275,9 @@ def make_classifier(
     precision="float32",
     view="crop",
     subtypes=False,
+    recipe=None,
 ):
-    """An image classification pipeline from short names.
+    """An image classification pipeline from short names, or a named recipe.
 
     A thin layer over :func:`make_image_pipeline` for the command line, the demo
     and quick experiments.
@@ -343,6 +345,14 @@ def make_classifier(
         :func:`~dermfeat.decision.predict_subtype_proba` reads the
         fitted model's subtype probabilities.
 
+    recipe : str, optional
+        A named recipe of :data:`~dermfeat.pipeline.RECIPES` (a row of
+        ``benchmarks/RESULTS.md``): it fixes the settings that define the
+        pipeline (features, head, imbalance, threshold, fusion, view, tta,
+        subtypes, ...), the others (``model_dir``, ``memory``, ``pos_label``,
+        ...) stay yours.  Passing one of its settings with another value is an
+        error.
+
     Returns
     -------
     pipeline : ImagePipeline
@@ -350,12 +360,21 @@ def make_classifier(
     Examples
     --------
     >>> from dermfeat.pipeline import make_classifier
+    >>> make_classifier(head="svm", recipe="baseline")
+    Traceback (most recent call last):
+        ...
+    ValueError: recipe 'baseline' sets head: leave it out, or build the pipeline without a recipe
     >>> pipe = make_classifier("color", "logistic", imbalance="balanced", threshold="macro_f1")
     >>> [name for name, _ in pipe.steps]
     ['features', 'scale', 'clf']
     >>> type(make_classifier("color", subtypes=True)[-1].estimator).__name__
     'HierarchicalClassifier'
     """
+    if recipe is not None:
+        from ._named import recipe_settings
+
+        given = {k: v for k, v in locals().items() if k in _CLASSIFIER_DEFAULTS}
+        return make_classifier(**recipe_settings(recipe, given, _CLASSIFIER_DEFAULTS))
     min_fine_count = _min_fine_count(subtypes)
     if imbalance not in IMBALANCE:
         raise ValueError(f"unknown imbalance strategy {imbalance!r}; choose from {', '.join(IMBALANCE)}")
@@ -420,3 +439,8 @@ def make_classifier(
 
         pre.append(("lesion_crop", LesionCrop()))
     return ImagePipeline(pre + pipe.steps, groups=groups) if pre else pipe
+
+
+#: make_classifier's settings and their defaults (what a recipe may not silently override).
+_CLASSIFIER_DEFAULTS = {name: p.default for name, p in inspect.signature(make_classifier).parameters.items()
+                        if name != "recipe"}
