@@ -95,3 +95,6 @@ OPTIONS = [
      {**_BASE, "features": "efficientnet+efficientnet_lite2+dinov2", "fusion": "late",
       "view": {"efficientnet": "whole"}, "subtypes": True}),
 ]
+
+#: Named recipe of dermfeat.pipeline.RECIPES -> the OPTIONS row it is (tests/pipeline/test_named.py checks it).
+RECIPE_ROWS = {"subtype-ensemble": "Lite0 (whole) + Lite2 + DINOv2 CLS, late fusion, subtype head"}

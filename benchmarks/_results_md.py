@@ -219,10 +219,10 @@ def table(rows, multiclass_counts=None):
 
 def render(bench, partial=False):
     lines = header(bench, partial)
-    from _options import SECTION, render_options
+    from _options import SECTION, VARIANTS, render_options
 
     lines += summary(bench) + render_options(bench, render_nested) + nested_section(bench)
-    for sec in dict.fromkeys(r["section"] for r in bench.rows if r["section"] != SECTION):
+    for sec in dict.fromkeys(r["section"] for r in bench.rows if r["section"] not in (SECTION, VARIANTS)):
         rows = [r for r in bench.rows if r["section"] == sec]
         counts = getattr(bench, "multiclass_counts", None) if sec.startswith("Multiclass") else None
         lines += [f"## {sec}", ""]

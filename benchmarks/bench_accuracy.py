@@ -271,10 +271,22 @@ class Bench:
 
         options(self)
 
+    def options_sensitive(self):
+        """The nested choice among the options again, AD sensitivity >= 0.70 required inside the training folds."""
+        from _options import options_sensitive
+
+        options_sensitive(self)
+
+    def recipe_rules(self):
+        """The named recipe under other decision rules."""
+        from _options import recipe_rules
+
+        recipe_rules(self)
+
     # ---------------------------------------------------------------- output
     STATE = ("args", "rows", "nested_result", "files", "labels", "groups", "group_seconds", "section_seconds",
              "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables", "backbone_diffs",
-             "option_seconds", "options_result")
+             "option_seconds", "options_result", "options_sensitive_result")
 
     def write(self, path, partial=False):
         from _results_md import render, write_keeping_blocks
@@ -308,7 +320,7 @@ def main():
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--sections",
                         default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups,backbones,nested,"
-                        "options")
+                        "options,recipe,sensitive")
     parser.add_argument("--skip-gb", action="store_true",
                         help="leave out the gradient-boosting head (slow on 1,280-d embeddings: 12 fits per fold)")
     parser.add_argument("--limit", type=int, default=None, help="a stratified subset of this many photographs (trials)")
@@ -336,7 +348,8 @@ def main():
     if args.keep:
         kept = pickle.loads(Path(args.keep).read_bytes())
         bench.rows, bench.nested_result = kept["rows"], kept["nested_result"]
-        for name in ("multiclass_counts", "subgroup_tables", "backbone_diffs", "option_seconds", "options_result"):
+        for name in ("multiclass_counts", "subgroup_tables", "backbone_diffs", "option_seconds", "options_result",
+                     "options_sensitive_result"):
             if kept.get(name) is not None:
                 setattr(bench, name, kept[name])
         bench.section_seconds.update(kept["section_seconds"])
@@ -345,7 +358,7 @@ def main():
     steps = [(key, (lambda sec=sec: bench.plain_rows(sec))) for key, sec in SECTION_KEYS.items()]
     steps += [("leakage", bench.leakage), ("limited", bench.limited_data), ("multiclass", bench.multiclass),
               ("subgroups", bench.subgroups), ("backbones", bench.backbones), ("nested", bench.nested),
-              ("options", bench.options)]
+              ("options", bench.options), ("recipe", bench.recipe_rules), ("sensitive", bench.options_sensitive)]
     if "features" not in sections and {"heads", "imbalance", "limited", "subgroups", "nested"} & set(sections):
         bench.run("Feature sets", ROWS[8][1], bench.pipeline(), key="best")
     if "leakage" in sections and "decisions" not in sections:

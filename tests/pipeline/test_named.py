@@ -32,3 +32,18 @@ def test_the_callers_other_settings_stay_and_a_changed_part_is_refused():
         make_classifier("color", "svm", recipe="baseline")
     with pytest.raises(ValueError, match=r"unknown recipe 'best'; choose from baseline"):
         make_classifier(recipe="best")
+
+
+def test_subtype_ensemble_is_the_benchmark_row_it_names():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "_candidates.py"
+    spec = importlib.util.spec_from_file_location("bench_candidates", path)
+    candidates = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(candidates)
+    (row,) = [c for label, c in candidates.OPTIONS if label == candidates.RECIPE_ROWS["subtype-ensemble"]]
+    measured = {**candidates.BEST, **row}  # what bench_accuracy.py builds for the row
+    recipe = RECIPES["subtype-ensemble"]
+    assert {k: measured.get(k, _CLASSIFIER_DEFAULTS[k]) for k in RECIPE_SETTINGS} == \
+        {k: recipe.get(k, _CLASSIFIER_DEFAULTS[k]) for k in RECIPE_SETTINGS}

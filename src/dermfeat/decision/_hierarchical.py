@@ -51,7 +51,8 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
         a kept fine label of that coarse class already has this name, the
         rare ones join it.  Fine labels are then strings (as a manifest's
         subtype column is); the merged name of a non-string coarse class
-        ``c`` is ``"other {c}"``.
+        ``c`` is ``"other {c}"``.  When every fine label of a class is rare,
+        they merge into one fine class named after the class itself.
     balance : {"fine", "coarse"}, default="fine"
         What a ``class_weight="balanced"`` of the head (anywhere inside
         ``estimator``, e.g. in a :class:`ResampledClassifier`) balances.
@@ -105,6 +106,9 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
     ['ad', 'discoid', 'hand', 'other atopic']
     >>> rare.fine_mapping_["napkin"]
     'other atopic'
+    >>> HierarchicalClassifier(LogisticRegression(), min_fine_count=50).fit(
+    ...     X, y, fine_labels=fine).fine_classes_.tolist()  # every subtype rare: the classes themselves
+    ['atopic', 'other']
 
     With ``balance="coarse"``, a balanced head weighs both classes equally
     (though "other" has twice the photographs), and the subtypes of each
@@ -224,9 +228,11 @@ class HierarchicalClassifier(DocLinkMixin, MetaEstimatorMixin, ClassifierMixin, 
                 f"min_fine_count={self.min_fine_count} merges rare fine labels into a class named 'other <class>', "
                 f"so fine labels must be strings; got {type(rare[0]).__name__} labels such as {rare[0]!r}"
             )
-        for f in rare:
-            out[f] = f"other {mapping[f]}"
         kept = {f: mapping[f] for f in labels.tolist() if f not in rare}
+        whole = set(mapping[f] for f in rare) - set(kept.values())  # classes none of whose fine labels stays
+        for f in rare:
+            c = mapping[f]
+            out[f] = c if c in whole and isinstance(c, str) else f"other {c}"
         for f in rare:
             owner = kept.get(out[f])
             if owner is not None and owner != mapping[f]:
