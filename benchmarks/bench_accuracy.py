@@ -277,6 +277,12 @@ class Bench:
 
         options_sensitive(self)
 
+    def option_pairs(self):
+        """Paired differences between options: what each change does."""
+        from _options import option_pairs
+
+        option_pairs(self)
+
     def recipe_rules(self):
         """The named recipe under other decision rules."""
         from _options import recipe_rules
@@ -286,7 +292,7 @@ class Bench:
     # ---------------------------------------------------------------- output
     STATE = ("args", "rows", "nested_result", "files", "labels", "groups", "group_seconds", "section_seconds",
              "load", "total_seconds", "command", "multiclass_counts", "subgroup_tables", "backbone_diffs",
-             "option_seconds", "options_result", "options_sensitive_result")
+             "option_seconds", "options_result", "options_sensitive_result", "option_diffs")
 
     def write(self, path, partial=False):
         from _results_md import render, write_keeping_blocks
@@ -320,7 +326,7 @@ def main():
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--sections",
                         default="features,heads,imbalance,decisions,leakage,limited,multiclass,subgroups,backbones,nested,"
-                        "options,recipe,sensitive")
+                        "options,recipe,sensitive,pairs")
     parser.add_argument("--skip-gb", action="store_true",
                         help="leave out the gradient-boosting head (slow on 1,280-d embeddings: 12 fits per fold)")
     parser.add_argument("--limit", type=int, default=None, help="a stratified subset of this many photographs (trials)")
@@ -349,7 +355,7 @@ def main():
         kept = pickle.loads(Path(args.keep).read_bytes())
         bench.rows, bench.nested_result = kept["rows"], kept["nested_result"]
         for name in ("multiclass_counts", "subgroup_tables", "backbone_diffs", "option_seconds", "options_result",
-                     "options_sensitive_result"):
+                     "options_sensitive_result", "option_diffs"):
             if kept.get(name) is not None:
                 setattr(bench, name, kept[name])
         bench.section_seconds.update(kept["section_seconds"])
@@ -358,7 +364,8 @@ def main():
     steps = [(key, (lambda sec=sec: bench.plain_rows(sec))) for key, sec in SECTION_KEYS.items()]
     steps += [("leakage", bench.leakage), ("limited", bench.limited_data), ("multiclass", bench.multiclass),
               ("subgroups", bench.subgroups), ("backbones", bench.backbones), ("nested", bench.nested),
-              ("options", bench.options), ("recipe", bench.recipe_rules), ("sensitive", bench.options_sensitive)]
+              ("options", bench.options), ("recipe", bench.recipe_rules), ("sensitive", bench.options_sensitive),
+              ("pairs", bench.option_pairs)]
     if "features" not in sections and {"heads", "imbalance", "limited", "subgroups", "nested"} & set(sections):
         bench.run("Feature sets", ROWS[8][1], bench.pipeline(), key="best")
     if "leakage" in sections and "decisions" not in sections:
