@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import time
 
+from pathlib import Path
+
 import numpy as np
 from _candidates import BASELINE, OPTIONS
 from _nested import _fit_params
+
+#: The backbones beside the project (the same folder bench_accuracy.py uses)
+MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
 
 SECTION = "Better features for new photographs"
 #: photographs timed per feature set (the same ones for every set)
@@ -49,8 +54,6 @@ def _feature_parts(changes):
 
 def extraction_seconds(bench, changes, timed):
     """Seconds per 1,000 photographs of an option's extractors (each timed once, uncached, on N_TIMED files)."""
-    from bench_accuracy import MODELS
-
     from dermfeat.pipeline import make_features
 
     files = [bench.files[i] for i in np.random.default_rng(0).permutation(len(bench.files))[:N_TIMED]]
@@ -155,91 +158,3 @@ def recipe_rules(bench):
     for rule, changes in RULES:
         fit_params = _fit_params(bench, row, np.arange(len(bench.files)))
         bench.run(VARIANTS, rule, bench.pipeline(**{**row, **changes}), fit_params=fit_params or None)
-
-
-def render_options(bench, render_nested):
-    """The section's Markdown: the table of options, then the nested selection (``render_nested``)."""
-    rows = [r for r in bench.rows if r["section"] == SECTION]
-    if not rows:
-        return []
-    seconds = getattr(bench, "option_seconds", {}) or {}
-    base = seconds.get(OPTIONS[0][0])
-    metrics = ("roc_auc", "macro_f1", "sensitivity", "specificity")
-    from _results_md import NAMES, cell
-
-    lines = [
-        f"## {SECTION}", "",
-        "Each option with the baseline's head and decision (standardised features, logistic regression C=0.1 with "
-        "class weights, threshold tuned for macro-F1 inside each training fold) unless its label says otherwise; "
-        "\"whole photograph\" is `view=\"whole\"` (the photograph squashed to the model's input instead of the "
-        "card's centre crop), \"subtype head\" is `make_classifier(subtypes=True)` (the head learns the manifest's "
-        "subtypes and decides from their summed probabilities). Plain grouped CV on the folds of the other "
-        "sections: for a fixed pipeline this is an honest estimate (nothing is chosen on a test fold); choosing the "
-        "best row of this table is not, and is measured by the nested selection below. Time: feature extraction "
-        f"of {N_TIMED} photographs of the set, uncached, in the benchmark's process (2 cores, load as in the "
-        "header), per 1,000 photographs; the head's fit and prediction take well under a second.", "",
-        "| option | " + " | ".join(NAMES[m] for m in metrics) + " | threshold | s per 1,000 photographs | × baseline |",
-        "|---|" + "---|" * (len(metrics) + 3),
-    ]
-    for r in rows:
-        s = seconds.get(r["label"])
-        threshold = "n/a" if r["threshold"] is None else f"{r['threshold'][0]:.3f} ± {r['threshold'][1]:.3f}"
-        lines.append(f"| {r['label']} | " + " | ".join(cell(r["figures"][m]) for m in metrics) + f" | {threshold} | "
-                     + ("n/a" if s is None else f"{s:.0f}") + " | "
-                     + ("n/a" if s is None or not base else f"{s / base:.1f}") + " |")
-    lines.append("")
-    diffs = getattr(bench, "option_diffs", None)
-    if diffs:
-        from _results_md import signed
-
-        lines += ["**What each change does**, paired (the same photographs, folds and bootstrap draws; 95 % "
-                  "interval). A change is kept where its interval lies above zero:", "",
-                  "| option | compared with | ROC AUC difference | macro-F1 difference | AD sensitivity difference |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {ours} | {theirs} | {signed(d['roc_auc'])} | {signed(d['macro_f1'])} | {signed(d['sensitivity'])} |"
-                  for ours, theirs, d in diffs]
-        lines.append("")
-        from _candidates import RECIPE_ROWS
-
-        # one change each (the recipe's own rows compare it with the baseline and the previous best)
-        changes = [(ours, theirs, d) for ours, theirs, d in diffs if ours not in RECIPE_ROWS.values()]
-        helps = [f"{ours} (against {theirs})" for ours, theirs, d in changes if d["roc_auc"][1] > 0]
-        not_clear = [f"{ours} (against {theirs})" for ours, theirs, d in changes if d["roc_auc"][1] <= 0]
-        lines += ["Single changes clearly better in ROC AUC (interval above zero): " + ("; ".join(helps) or "none")
-                  + ". Not clearly better, so kept out of the defaults and of the recipe: "
-                  + ("; ".join(not_clear) or "none") + ". "
-                  "No default changed: `OnnxEmbedder(view=\"crop\", pooling=None)` and `make_classifier(subtypes=False)` "
-                  "remain the defaults; the whole view and the subtype heads are used where they helped, through the "
-                  "named recipe.", ""]
-    rules = [r for r in bench.rows if r["section"] == VARIANTS]
-    if rules:
-        lines += [
-            f"**{VARIANTS}** (`make_classifier(recipe=\"subtype-ensemble\", ...)`, the last row above; measured after "
-            "the nested selection below, so not part of what it chose; every threshold chosen inside the training "
-            "folds, the constraint met on the inner cross-validation's out-of-fold predictions):", "",
-            "| decision rule | " + " | ".join(NAMES[m] for m in metrics) + " | threshold |",
-            "|---|" + "---|" * (len(metrics) + 1),
-        ]
-        for r in rules:
-            threshold = "n/a" if r["threshold"] is None else f"{r['threshold'][0]:.3f} ± {r['threshold'][1]:.3f}"
-            lines.append(f"| {r['label']} | " + " | ".join(cell(r["figures"][m]) for m in metrics) + f" | {threshold} |")
-        lines.append("")
-    res = getattr(bench, "options_result", None)
-    sensitive = getattr(bench, "options_sensitive_result", None)
-    for result, heading, what in [
-        (res, "### Choosing among the options, measured by nested cross-validation",
-         "the {n} options of the table above"),
-        (sensitive, "### The same choice when AD sensitivity >= 0.70 is required",
-         "the {n} options of the table above, each with its threshold tuned for the best macro-F1 whose AD "
-         "sensitivity is at least 0.70 on the inner cross-validation of the training part (`constraint=\""
-         + SENSITIVE + "\"`; the baseline too),"),
-    ]:
-        if not result:
-            continue
-        lines += render_nested(result, what, heading=heading)
-        if not result.get("partial"):
-            reached = {m: result["nested"][m][0] >= goal for m, goal in GOAL.items()}
-            lines += ["Goal for the chosen procedure, nested: " + "; ".join(
-                f"{NAMES[m]} {result['nested'][m][0]:.3f} against ≥ {GOAL[m]:.2f}: "
-                + ("reached" if reached[m] else "**not reached**") for m in GOAL) + ".", ""]
-    return lines
