@@ -145,3 +145,21 @@ def test_feature_state_leaves_out_added_params_at_their_old_value():
     state = feature_state(Extended())
     assert "scale" not in state["params"]  # the key an older version without ``scale`` wrote
     assert feature_state(Extended(scale=3))["params"]["scale"] == 3
+
+
+def test_one_pass_remembers_rows_of_extractors_without_memory_for_its_duration(tmp_path):
+    from dermfeat.base import one_pass
+
+    images = [np.full((16, 16, 3), v, np.uint8) for v in (10, 200, 10)]
+    est = CountingMeanColour().fit()
+    CountingMeanColour.calls = 0
+    with one_pass():
+        first = est.transform(images)
+        again = est.transform(images)
+    assert CountingMeanColour.calls == 3  # the first call computes its three images, the second none
+    np.testing.assert_array_equal(first, again)
+    est.transform(images)  # outside the block nothing is remembered
+    assert CountingMeanColour.calls == 6
+    scaled = CountingMeanColour(scale=2.0).fit()
+    with one_pass():  # another setting is another extractor: no row is shared
+        assert not np.allclose(scaled.transform(images[:1]), est.transform(images[:1]))

@@ -42,3 +42,29 @@ def test_a_model_without_uncertainty_gives_none():
     result = predict_with_uncertainty(pipe, data.images[:2])
     assert result.prediction_set is None and result.in_distribution is None and result.ood_score is None
     np.testing.assert_array_equal(result.pred, pipe.predict(data.images[:2]))
+
+
+def test_a_soft_vote_with_subtypes_extracts_each_image_once():
+    import dermfeat.base._executor as executor
+    from dermfeat.pipeline import make_classifier
+
+    data = make_lesion_images(60, image_size=48, random_state=0)
+    fine = np.where(data.labels == "atopic_dermatitis", "ad", np.where(np.arange(60) % 2, "a", "b"))
+    # late fusion: the branches extract inside the last step (for the probabilities, the decision, the subtypes)
+    pipe = make_classifier("color+lbp", fusion="late", threshold="macro_f1", subtypes=1)
+    pipe.fit(data.images, data.labels, fine_labels=fine)
+    computed, real = [], executor.Job._computed
+
+    def counting(job, todo, options):
+        computed.append(len(todo))
+        return real(job, todo, options)
+
+    executor.Job._computed = counting
+    try:
+        result = predict_with_uncertainty(pipe, data.images[:5])
+    finally:
+        executor.Job._computed = real
+    assert sum(computed) == 5 * 2  # five photographs, two extractors, once each
+    np.testing.assert_allclose(result.proba, pipe.predict_proba(data.images[:5]))
+    np.testing.assert_array_equal(result.pred, pipe.predict(data.images[:5]))
+    assert result.subtype_classes.tolist() == ["a", "ad", "b"]

@@ -4,7 +4,7 @@ Every feature extractor in dermfeat derives from :class:`BaseImageTransformer`
 (images -> feature rows) or :class:`BaseImagePreprocessor` (images -> images).
 """
 
-from ._cache import FeatureCache, FeatureCacheWarning, cache_location, content_hash
+from ._cache import FeatureCache, FeatureCacheWarning, cache_location, content_hash, one_pass
 from ._image_preprocessor import BaseImagePreprocessor
 from ._image_transformer import (
     EXECUTION_PARAMS,
@@ -23,4 +23,5 @@ __all__ = [
     "cache_location",
     "content_hash",
     "feature_state",
+    "one_pass",
 ]

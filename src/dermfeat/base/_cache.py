@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
 import os
@@ -136,6 +138,65 @@ class _RowMemory:
 #: repeated ``transform`` calls (every fold and candidate of a grid search) do
 #: not go back to the disk.  256 MB holds 50,000 rows of 1280 float32 features.
 _ROW_MEMORY = _RowMemory(256 * 2**20)
+
+
+class _PassRows:
+    """The rows of one extractor within one :func:`one_pass` (a cache with nothing on disk)."""
+
+    def __init__(self, rows, prefix):
+        self._rows, self._prefix = rows, prefix
+
+    def get(self, key):
+        return self._rows.get((self._prefix, key))
+
+    def set(self, key, row):
+        self._rows.put((self._prefix, key), np.array(row, copy=True))
+
+
+_PASS = contextvars.ContextVar("dermfeat_one_pass", default=None)
+
+
+@contextlib.contextmanager
+def one_pass(max_bytes=256 * 2**20):
+    """Within the block, extractors without a ``memory`` remember the rows they compute.
+
+    A composite model may run the same extractor on the same images more than
+    once for one answer: a soft vote's branches extract in ``predict_proba``
+    and again in ``predict``, and a subtype head's probabilities need them a
+    third time.  Inside this block the second and later runs find the rows of
+    the first (keyed like the feature cache: the extractor's state and the
+    image's content), in memory only, for as long as the block lasts (at most
+    ``max_bytes`` of rows, least recently used dropped first).  Extractors with
+    a ``memory`` use their cache as always.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dermfeat.base import one_pass
+    >>> from dermfeat.features import ColorFeatures
+    >>> images = [np.full((32, 32, 3), 120, np.uint8)]
+    >>> colour = ColorFeatures().fit(images)
+    >>> with one_pass():
+    ...     first, again = colour.transform(images), colour.transform(images)  # computed once
+    >>> bool((first == again).all())
+    True
+    """
+    token = _PASS.set(_RowMemory(max_bytes))
+    try:
+        yield
+    finally:
+        _PASS.reset(token)
+
+
+def in_one_pass():
+    """Whether a :func:`one_pass` block is active in this context."""
+    return _PASS.get() is not None
+
+
+def pass_rows(namespace, state_key):
+    """The in-memory rows of the current :func:`one_pass` for one extractor, or None outside one."""
+    rows = _PASS.get()
+    return None if rows is None else _PassRows(rows, (namespace, state_key))
 
 
 def cache_location(memory):

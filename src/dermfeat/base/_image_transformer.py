@@ -30,7 +30,7 @@ from .._exceptions import SkippedImagesWarning
 from ..io import image_name, read_image
 from ..utils._doc_link import DocLinkMixin
 from ..utils._param_validation import HasMethods, Options, PathLike, validate_parameters
-from ._cache import FeatureCache, cache_location
+from ._cache import FeatureCache, cache_location, in_one_pass, pass_rows
 from ._executor import Job
 from ._inputs import as_image_list
 from ._threads import opencv_single_threaded  # noqa: F401 - its old import path
@@ -276,8 +276,8 @@ class BaseImageTransformer(DocLinkMixin, _ImageInputMixin, TransformerMixin, Bas
     # --------------------------------------------------------------- engine
     def _feature_cache(self):
         location = cache_location(getattr(self, "memory", None))
-        if location is None:
-            return None
+        if location is None:  # inside one_pass(), the rows of this pass
+            return pass_rows(type(self).__name__, joblib.hash(feature_state(self))) if in_one_pass() else None
         return FeatureCache(location, type(self).__name__, joblib.hash(feature_state(self)))
 
     def _extract(self, X, on_error):

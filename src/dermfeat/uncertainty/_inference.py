@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..base import one_pass
 from ..decision._subtypes import hierarchical_step, predict_subtype_proba
 from ._steps import call_last_step, final_step_and_features, last_step_has
 
@@ -51,6 +52,11 @@ def predict_with_uncertainty(model, X):
     >>> result.prediction_set.shape, result.in_distribution.dtype
     ((3, 2), dtype('bool'))
     """
+    with one_pass():  # a soft vote's branches extract inside the last step: once, not once per question
+        return _predict_with_uncertainty(model, X)
+
+
+def _predict_with_uncertainty(model, X):
     # the photographs go through the feature steps once; the last step answers everything from there
     final, Xt = final_step_and_features(model, X)
     proba = np.asarray(final.predict_proba(Xt)) if hasattr(final, "predict_proba") else None
