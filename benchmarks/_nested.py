@@ -27,7 +27,7 @@ from dermfeat.model_selection import RepeatedStratifiedGroupKFold
 N_SPLITS = 5
 
 
-def _fit_params(bench, changes, index):
+def subtype_fit_params(bench, changes, index):
     """The subtype heads' fine labels (the manifest's subtypes) for the rows ``index``."""
     if not changes.get("subtypes"):
         return {}
@@ -68,14 +68,14 @@ def nested_selection(bench, rows, baseline_spec, pos, slot="nested_result"):
             for label, changes in candidates:
                 report = evaluate(bench.pipeline(**changes), [files[i] for i in train], y[train],
                                   groups=groups[train], cv=inner, subgroups=None, n_jobs=args.n_jobs,
-                                  fit_params=_fit_params(bench, changes, train) or None)
+                                  fit_params=subtype_fit_params(bench, changes, train) or None)
                 (score, pred), = pooled_by_repeat(report)
                 scores[label] = binary_metrics(y[train], score, pred, pos)["macro_f1"]
             ranking = sorted(scores, key=lambda label: -scores[label])
             winner = ranking[0]
             chosen = dict(candidates)[winner]
             proba, pred, model = _fit_and_score(bench.pipeline(**chosen), files, y, train, test, pos,
-                                                _fit_params(bench, chosen, train))
+                                                subtype_fit_params(bench, chosen, train))
             nested[repeat][0][test], nested[repeat][1][test] = proba, pred
             b_proba, b_pred, _ = _fit_and_score(bench.pipeline(**baseline_spec[1]),
                                                 files, y, train, test, pos)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from _candidates import BASELINE, OPTIONS
-from _nested import _fit_params
+from _nested import subtype_fit_params
 
 #: The backbones beside the project (the same folder bench_accuracy.py uses)
 MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
@@ -81,7 +81,7 @@ def options(bench):
     print(f"[{SECTION}] s per 1,000 photographs: "
           + "; ".join(f"{label} {s:.0f}" for label, s in bench.option_seconds.items()), flush=True)
     for section, label, changes in rows:
-        fit_params = _fit_params(bench, changes, np.arange(len(bench.files)))
+        fit_params = subtype_fit_params(bench, changes, np.arange(len(bench.files)))
         bench.run(section, label, bench.pipeline(**changes), fit_params=fit_params or None)
     bench.options_result = nested_selection(bench, rows, BASELINE, "atopic_dermatitis", slot="options_result")
     bench.write(bench.args.output, partial=True)
@@ -127,7 +127,7 @@ def option_pairs(bench):
     for ours, theirs in PAIRS:
         for label in (ours, theirs):
             if (SECTION, label) not in bench.samples:
-                fit_params = _fit_params(bench, options[label], np.arange(len(bench.files)))
+                fit_params = subtype_fit_params(bench, options[label], np.arange(len(bench.files)))
                 bench.run(SECTION, label, bench.pipeline(**options[label]), fit_params=fit_params or None)
         a, b = bench.samples[(SECTION, ours)], bench.samples[(SECTION, theirs)]
         rows = {r["label"]: r for r in bench.rows if r["section"] == SECTION}
@@ -155,6 +155,6 @@ def recipe_rules(bench):
 
     label = RECIPE_ROWS["subtype-ensemble"]
     row = dict(OPTIONS)[label]
+    fit_params = subtype_fit_params(bench, row, np.arange(len(bench.files)))
     for rule, changes in RULES:
-        fit_params = _fit_params(bench, row, np.arange(len(bench.files)))
         bench.run(VARIANTS, rule, bench.pipeline(**{**row, **changes}), fit_params=fit_params or None)

@@ -27,25 +27,28 @@ def _require_weights(name):
     return entry
 
 
+def _built(name):
+    """The zoo's model ``name``, built once into the session's zoo folder (skipped without its weights)."""
+    _require_weights(name)
+    return zoo.get_model(name)
+
+
 @pytest.fixture(scope="session")
 def efficientnet_onnx(zoo_home):
     """The EfficientNet-Lite0 built by the zoo (once per session)."""
-    _require_weights("efficientnet-lite0")
-    return zoo.get_model("efficientnet-lite0")
+    return _built("efficientnet-lite0")
 
 
 @pytest.fixture(scope="session")
 def efficientnet_lite2_onnx(zoo_home):
     """The EfficientNet-Lite2 built by the zoo (once per session)."""
-    _require_weights("efficientnet-lite2")
-    return zoo.get_model("efficientnet-lite2")
+    return _built("efficientnet-lite2")
 
 
 @pytest.fixture(scope="session")
 def dinov2_onnx(zoo_home):
     """The DINOv2-small backbone cut by the zoo (once per session)."""
-    _require_weights("dinov2-small")
-    return zoo.get_model("dinov2-small")
+    return _built("dinov2-small")
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +65,10 @@ def photographs(dermnet_dir):
 @pytest.fixture(scope="session")
 def dinov2_tokens_onnx(zoo_home):
     """The DINOv2-small backbone with its patch tokens as an output (once per session)."""
-    _require_weights("dinov2-small-tokens")
-    return zoo.get_model("dinov2-small-tokens")
+    return _built("dinov2-small-tokens")
 
 
 @pytest.fixture(scope="session")
 def dinov2_336_onnx(zoo_home):
     """The DINOv2-small backbone at a 336 x 336 input, patch tokens as an output (once per session)."""
-    _require_weights("dinov2-small-336")
-    return zoo.get_model("dinov2-small-336")
+    return _built("dinov2-small-336")

@@ -193,12 +193,6 @@ def subtype_option(args):
     return True if count is None else count
 
 
-#: make_classifier setting -> the option that sets it on the command line
-_RECIPE_OPTIONS = {"features": "--features", "head": "--head", "imbalance": "--imbalance", "threshold": "--threshold",
-                   "constraint": "--constraint", "fusion": "--fusion", "lesion_crop": "--lesion-crop",
-                   "color_constancy": "--color-constancy", "tta": "--tta", "view": "--view", "subtypes": "--subtypes"}
-
-
 def apply_recipe(args):
     """``--recipe``: set the options the recipe fixes (an error if one of them was given otherwise).
 
@@ -210,17 +204,18 @@ def apply_recipe(args):
     if name is None:
         return args
     from ..pipeline import RECIPES
+    from ..pipeline._named import RECIPE_SETTINGS
+    from ..pipeline._recipes import _CLASSIFIER_DEFAULTS
 
-    defaults = {"features": "handcrafted", "head": "logistic", "imbalance": "balanced", "threshold": "fixed",
-                "constraint": None, "fusion": "early", "lesion_crop": False, "color_constancy": False, "tta": False,
-                "view": "crop", "subtypes": None}
+    # the options' defaults are make_classifier's, except --subtypes (a column name, None when absent)
+    defaults = {**{key: _CLASSIFIER_DEFAULTS[key] for key in RECIPE_SETTINGS}, "subtypes": None}
     wanted = dict(RECIPES[name])
     if "subtypes" in wanted:  # make_classifier's True / minimum count -> the manifest column and --min-subtype-count
         count = wanted.pop("subtypes")
         wanted["subtypes"] = "subtype" if count else None
         if count and count is not True and getattr(args, "min_subtype_count", None) is None:
             args.min_subtype_count = int(count)
-    clash = [_RECIPE_OPTIONS[key] for key, value in wanted.items()
+    clash = ["--" + key.replace("_", "-") for key, value in wanted.items()
              if getattr(args, key, defaults[key]) not in (defaults[key], value)
              and not (key == "subtypes" and value is not None)]  # --subtypes COLUMN names the recipe's column
     if clash:
